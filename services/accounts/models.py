@@ -1,0 +1,68 @@
+"""People (with one role each) and machine clients (API keys stored hashed)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
+
+if TYPE_CHECKING:
+    from services.audit.services import Actor
+
+
+class Role(models.TextChoices):
+    """21 CFR 11.10(d),(g): access limited to authorised people, by role."""
+
+    QC_ANALYST = "qc_analyst", "QC analyst"
+    QC_REVIEWER = "qc_reviewer", "QC reviewer"
+    QA_OFFICER = "qa_officer", "QA officer"
+    QUALIFIED_PERSON = "qualified_person", "Qualified Person"
+    AUDITOR = "auditor", "Auditor"
+    ADMINISTRATOR = "administrator", "Administrator"
+
+
+class User(AbstractUser):
+    role = models.CharField(max_length=32, choices=Role.choices, default=Role.QC_ANALYST)
+
+    @property
+    def printed_name(self) -> str:
+        """The name printed on signatures (21 CFR 11.50(a)(1))."""
+        return self.get_full_name() or self.username
+
+    def has_role(self, *roles: str) -> bool:
+        return self.is_active and self.role in roles
+
+    def audit_actor(self) -> Actor:
+        from services.audit.services import Actor
+
+        return Actor(type="user", id=str(self.pk), name=f"{self.printed_name} ({self.username})")
+
+
+class ApiClient(AbstractAPIKey):
+    """A manufacturing system (MES, LIMS, instrument software) posting over REST.
+
+    The key itself is shown once, at creation; only its SHA-512 is stored
+    (djangorestframework-api-key).  Machine clients can never sign.
+    """
+
+    objects = BaseAPIKeyManager()
+    description = models.TextField(blank=True)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "machine client"
+        verbose_name_plural = "machine clients"
+
+    # Attributes DRF's IsAuthenticated expects of request.user.
+    is_authenticated = True
+    is_active = True
+    role = ""
+
+    def has_role(self, *roles: str) -> bool:
+        return False
+
+    def audit_actor(self) -> Actor:
+        from services.audit.services import Actor
+
+        return Actor(type="client", id=str(self.pk), name=self.name)

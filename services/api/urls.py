@@ -1,0 +1,20 @@
+"""The /api/v1/ URL space: the platform's routes plus each app's ``api.urls``."""
+
+from importlib.util import find_spec
+
+from django.urls import include, path
+
+from services.audit.api import AuditEventViewSet, SignatureViewSet
+
+app_name = "api"
+
+urlpatterns = [
+    path("audit-events/", AuditEventViewSet.as_view({"get": "list"}), name="audit-event-list"),
+    path("signatures/", SignatureViewSet.as_view({"get": "list"}), name="signature-list"),
+    path("signatures/<int:pk>/", SignatureViewSet.as_view({"get": "retrieve"}),
+         name="signature-detail"),
+]
+
+for module in ("qc.api.urls", "releases.api.urls"):
+    if find_spec(module.rsplit(".", 1)[0]) and find_spec(module):
+        urlpatterns.append(path("", include(module)))

@@ -1,0 +1,46 @@
+"""The audit trail (21 CFR 11.10(e), EU GMP Annex 11 §9).
+
+One row per GMP-relevant action, hash-chained: each ``hash`` covers the previous
+event's hash and this event's canonical content, so any edit, deletion or
+re-ordering of history is detectable by ``manage.py audit_verify``.  PostgreSQL
+itself refuses UPDATE, DELETE and TRUNCATE on the table (pgtrigger), so not even
+a bug in the application can rewrite history.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from services.audit.triggers import append_only
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "User"
+    CLIENT = "client", "Machine client"
+    SYSTEM = "system", "System"
+
+
+class AuditEvent(models.Model):
+    sequence = models.BigIntegerField(unique=True, editable=False)
+    occurred_at = models.DateTimeField(editable=False, db_index=True)
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices)
+    actor_id = models.CharField(max_length=64, blank=True)
+    # Copied as text so history survives renames and deletions of accounts.
+    actor_name = models.CharField(max_length=200)
+    action = models.CharField(max_length=80, db_index=True)
+    object_type = models.CharField(max_length=80, db_index=True)
+    object_id = models.CharField(max_length=200, db_index=True)
+    old_values = models.JSONField(null=True, blank=True)
+    new_values = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    previous_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["sequence"]
+        indexes = [models.Index(fields=["object_type", "object_id", "sequence"])]
+        triggers = append_only("audit")
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.action} {self.object_type}:{self.object_id}"

@@ -1,0 +1,113 @@
+"""Signing records (21 CFR 11.50, 11.70, 11.200, 11.300).
+
+Signing happens in two steps so a refused attempt is never lost:
+
+1. :func:`signer_authenticate`, outside any transaction: the signer re-enters
+   the password (11.200(a)(1)); a failure is committed to the audit trail and
+   counts toward the account lockout (11.300(d)) even though the signing that
+   asked for it will not happen.
+2. :func:`signature_record`, inside the transaction that makes the signed
+   change (a release, say), so the signature and the change commit together.
+
+:func:`signature_apply` does both for callers with nothing else to lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from services.accounts.models import User
+from services.audit.services import audit_record
+from services.esign.canonical import Signable, content_digest, record_content
+from services.esign.models import Meaning, Signature
+
+
+class SignatureRefused(Exception):
+    """The signer could not be authenticated, or may not sign this."""
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    signature: Signature
+    intact: bool
+    reason: str
+
+
+def _auth_request(request: HttpRequest | None) -> HttpRequest:
+    if request is None:
+        request = HttpRequest()
+        request.META["REMOTE_ADDR"] = "127.0.0.1"
+    request.auth_purpose = "signature"  # type: ignore[attr-defined]
+    return request
+
+
+def signer_authenticate(*, signer: Any, password: str, request: HttpRequest | None = None
+                        ) -> User:
+    """Re-authenticate the signer with both components: user id and password."""
+    if not isinstance(signer, User):
+        # Machine clients hold API keys, not identities that can sign (11.100).
+        raise SignatureRefused("only a person can sign; machine clients cannot")
+    if connection.in_atomic_block:
+        raise RuntimeError("authenticate the signer before opening the signing transaction")
+    user = authenticate(_auth_request(request), username=signer.username, password=password)
+    if user is None or user.pk != signer.pk:
+        raise SignatureRefused(
+            "signature refused: the password is wrong or the account is locked; "
+            "repeated failures lock the account"
+        )
+    return user  # type: ignore[return-value]
+
+
+def signature_record(*, signer: User, meaning: str, reason: str, record: Signable,
+                     record_label: str = "") -> Signature:
+    """Store the signature of ``record`` in the caller's transaction."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("signature_record must run inside the signing transaction")
+    if meaning not in Meaning.values:
+        raise SignatureRefused(f"unknown signature meaning {meaning!r}")
+    if not reason.strip():
+        raise SignatureRefused("a signature needs a reason (EU GMP Annex 11 §14)")
+    content = record_content(record)
+    signature = Signature.objects.create(
+        signer=signer, printed_name=signer.printed_name, username=signer.username,
+        signer_role=signer.role, signed_at=timezone.now(), meaning=meaning,
+        reason=reason.strip(), content_type=ContentType.objects.get_for_model(record),
+        object_id=str(record.pk), record_label=record_label or str(record)[:200],
+        record_digest=content_digest(content), record_content=content,
+    )
+    audit_record(
+        actor=signer.audit_actor(), action="signature.applied",
+        object_type=signature.content_type.model, object_id=record.pk,
+        new_values={"signature_id": signature.pk, "meaning": meaning,
+                    "printed_name": signature.printed_name,
+                    "record_digest": signature.record_digest},
+        reason=signature.reason,
+    )
+    return signature
+
+
+def signature_apply(*, signer: Any, password: str, meaning: str, reason: str,
+                    record: Signable, request: HttpRequest | None = None) -> Signature:
+    user = signer_authenticate(signer=signer, password=password, request=request)
+    with transaction.atomic():
+        return signature_record(signer=user, meaning=meaning, reason=reason, record=record)
+
+
+def signature_verify(signature: Signature) -> SignatureCheck:
+    """Does the signed record still match what was signed (11.70)?"""
+    model = signature.content_type.model_class()
+    record = model._default_manager.filter(pk=signature.object_id).first() if model else None
+    if record is None:
+        return SignatureCheck(signature, False, "the signed record no longer exists")
+    if content_digest(record_content(record)) != signature.record_digest:
+        return SignatureCheck(signature, False, "the record changed after it was signed")
+    if content_digest(signature.record_content) != signature.record_digest:
+        return SignatureCheck(signature, False, "the signature's stored copy was altered")
+    return SignatureCheck(signature, True, "the record matches what was signed")
