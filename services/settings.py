@@ -26,8 +26,10 @@ TESTING = "pytest" in sys.modules or env.boolean("EVRELEASE_TESTING", default=Fa
 def _secret_key() -> str:
     value = env.optional("SECRET_KEY")
     if value:
-        if len(value) < 32:
-            raise env.ConfigError("SECRET_KEY", "must be at least 32 characters long")
+        if len(value) < 50:
+            raise env.ConfigError(
+                "SECRET_KEY", "must be at least 50 characters long (Django security.W009)"
+            )
         return value
     # Local runs keep a generated key under ./var so sessions survive restarts;
     # a deployment must set SECRET_KEY (or SECRET_KEY_FILE) itself.
@@ -159,8 +161,10 @@ AUTHENTICATION_BACKENDS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -205,8 +209,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.string("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                "OPTIONS": {"location": env.string("MEDIA_ROOT", str(VAR_DIR / "media"))}},
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env.string("MEDIA_ROOT", str(VAR_DIR / "media"))},
+    },
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG or TESTING

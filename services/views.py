@@ -14,9 +14,13 @@ from services.permissions import CanReadAuditTrail, has_role
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html", {
-        "can_read_audit": has_role(request.user, *CanReadAuditTrail.roles),
-    })
+    return render(
+        request,
+        "home.html",
+        {
+            "can_read_audit": has_role(request.user, *CanReadAuditTrail.roles),
+        },
+    )
 
 
 @login_required

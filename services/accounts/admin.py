@@ -18,7 +18,7 @@ class EvUserAdmin(UserAdmin):
 
 @admin.register(ApiClient)
 class ApiClientAdmin(APIKeyModelAdmin):
-    list_display = (*APIKeyModelAdmin.list_display, "description")
+    list_display = (*APIKeyModelAdmin.list_display, "description")  # type: ignore[assignment]
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

@@ -8,7 +8,7 @@ from services.accounts.models import Role, User
 from services.accounts.services import user_upsert
 from services.audit.services import Actor
 
-DEFAULT_DEMO_PASSWORD = "evrelease-demo"  # noqa: S105 - printed demo credential, documented
+DEFAULT_DEMO_PASSWORD = "evrelease-demo"
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,15 @@ def demo_accounts_seed(*, password: str | None) -> list[tuple[User, bool]]:
         if existing is not None and password is None:
             seeded.append((existing, False))
             continue
-        seeded.append(user_upsert(
-            username=account.username, role=account.role,
-            password=password or DEFAULT_DEMO_PASSWORD,
-            first_name=account.first_name, last_name=account.last_name,
-            email=f"{account.username}@evrelease.invalid", actor=actor,
-        ))
+        seeded.append(
+            user_upsert(
+                username=account.username,
+                role=account.role,
+                password=password or DEFAULT_DEMO_PASSWORD,
+                first_name=account.first_name,
+                last_name=account.last_name,
+                email=f"{account.username}@evrelease.invalid",
+                actor=actor,
+            )
+        )
     return seeded

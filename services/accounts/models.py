@@ -34,6 +34,16 @@ class User(AbstractUser):
     def has_role(self, *roles: str) -> bool:
         return self.is_active and self.role in roles
 
+    def signature_content(self) -> dict[str, object]:
+        """What an administrator attests to when approving an account's access."""
+        return {
+            "username": self.username,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "role": self.role,
+            "is_active": self.is_active,
+        }
+
     def audit_actor(self) -> Actor:
         from services.audit.services import Actor
 
@@ -47,7 +57,7 @@ class ApiClient(AbstractAPIKey):
     (djangorestframework-api-key).  Machine clients can never sign.
     """
 
-    objects = BaseAPIKeyManager()
+    objects = BaseAPIKeyManager()  # type: ignore[misc,assignment]
     description = models.TextField(blank=True)
 
     class Meta(AbstractAPIKey.Meta):

@@ -18,18 +18,24 @@ from services.audit.services import Actor, audit_record
 @receiver(user_logged_in)
 def audit_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     with transaction.atomic():
-        audit_record(actor=Actor.of(user), action="user.login", object_type="user",
-                     object_id=user.pk)
+        audit_record(
+            actor=Actor.of(user), action="user.login", object_type="user", object_id=user.pk
+        )
 
 
 @receiver(user_login_failed)
-def audit_login_failure(sender: Any, credentials: dict[str, Any], request: Any = None,
-                        **kwargs: Any) -> None:
+def audit_login_failure(
+    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
+) -> None:
     username = str(credentials.get("username", ""))[:150]
     purpose = getattr(request, "auth_purpose", "login") if request is not None else "login"
     # Written in its own transaction: a refused attempt must stay recorded even
     # when the surrounding work (a signing request, say) rolls back.
     with transaction.atomic(durable=False):
-        audit_record(actor=Actor(type="user", id="", name=username or "(no username)"),
-                     action=f"user.{purpose}_failed", object_type="user", object_id=username,
-                     new_values={"purpose": purpose})
+        audit_record(
+            actor=Actor(type="user", id="", name=username or "(no username)"),
+            action=f"user.{purpose}_failed",
+            object_type="user",
+            object_id=username,
+            new_values={"purpose": purpose},
+        )

@@ -14,8 +14,14 @@ def api_client_create(*, name: str, actor: Actor, description: str = "") -> tupl
     if ApiClient.objects.filter(name=name, revoked=False).exists():
         raise ValueError(f"an active machine client named {name!r} already exists")
     client, key = ApiClient.objects.create_key(name=name, description=description)
-    audit_record(actor=actor, action="api_client.created", object_type="api_client",
-                 object_id=client.pk, new_values={"name": name, "prefix": client.prefix})
+    assert isinstance(client, ApiClient)
+    audit_record(
+        actor=actor,
+        action="api_client.created",
+        object_type="api_client",
+        object_id=client.pk,
+        new_values={"name": name, "prefix": client.prefix},
+    )
     return client, key
 
 
@@ -24,15 +30,29 @@ def api_client_revoke(*, name: str, actor: Actor, reason: str) -> ApiClient:
     client = ApiClient.objects.select_for_update().get(name=name, revoked=False)
     client.revoked = True
     client.save(update_fields=["revoked"])
-    audit_record(actor=actor, action="api_client.revoked", object_type="api_client",
-                 object_id=client.pk, old_values={"revoked": False},
-                 new_values={"revoked": True}, reason=reason)
+    audit_record(
+        actor=actor,
+        action="api_client.revoked",
+        object_type="api_client",
+        object_id=client.pk,
+        old_values={"revoked": False},
+        new_values={"revoked": True},
+        reason=reason,
+    )
     return client
 
 
 @transaction.atomic
-def user_upsert(*, username: str, role: str, password: str, first_name: str, last_name: str,
-                email: str, actor: Actor) -> tuple[User, bool]:
+def user_upsert(
+    *,
+    username: str,
+    role: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    email: str,
+    actor: Actor,
+) -> tuple[User, bool]:
     """Create the account, or reset its password and role; audited either way."""
     user = User.objects.select_for_update().filter(username=username).first()
     created = user is None
@@ -46,9 +66,14 @@ def user_upsert(*, username: str, role: str, password: str, first_name: str, las
     user.is_superuser = role == Role.ADMINISTRATOR
     user.set_password(password)
     user.save()
-    audit_record(actor=actor, action="user.created" if created else "user.updated",
-                 object_type="user", object_id=user.pk, old_values=old,
-                 new_values={"username": username, "role": role, "password": "(set)"})
+    audit_record(
+        actor=actor,
+        action="user.created" if created else "user.updated",
+        object_type="user",
+        object_id=user.pk,
+        old_values=old,
+        new_values={"username": username, "role": role, "password": "(set)"},
+    )
     return user, created
 
 
@@ -58,5 +83,11 @@ def user_unlock(*, username: str, actor: Actor, reason: str) -> None:
     from axes.utils import reset
 
     removed = reset(username=username)
-    audit_record(actor=actor, action="user.unlocked", object_type="user", object_id=username,
-                 new_values={"failed_attempts_cleared": removed}, reason=reason)
+    audit_record(
+        actor=actor,
+        action="user.unlocked",
+        object_type="user",
+        object_id=username,
+        new_values={"failed_attempts_cleared": removed},
+        reason=reason,
+    )

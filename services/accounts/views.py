@@ -6,15 +6,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 
-def locked_out(request: HttpRequest, credentials: dict[str, Any] | None = None,
-               *args: Any, **kwargs: Any) -> HttpResponse:
+def locked_out(
+    request: HttpRequest, credentials: dict[str, Any] | None = None, *args: Any, **kwargs: Any
+) -> HttpResponse:
     """Shown (and answered to the API) once an account is locked (21 CFR 11.300(d))."""
     if request.path.startswith("/api/"):
         from django.http import JsonResponse
 
         return JsonResponse(
-            {"detail": "This account is locked after repeated failed attempts. "
-                       "An administrator must unlock it."},
+            {
+                "detail": "This account is locked after repeated failed attempts. "
+                "An administrator must unlock it."
+            },
             status=403,
         )
     return render(request, "registration/locked_out.html", status=403)

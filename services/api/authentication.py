@@ -23,10 +23,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         key = key.strip()
         if not key:
             raise exceptions.AuthenticationFailed("the Api-Key header carries no key")
-        try:
-            client = ApiClient.objects.get_from_key(key)
-        except ApiClient.DoesNotExist:
-            raise exceptions.AuthenticationFailed("invalid API key") from None
+        prefix, _, _ = key.partition(".")
+        client = ApiClient.objects.filter(prefix=prefix).first()
+        if client is None or not client.is_valid(key):
+            raise exceptions.AuthenticationFailed("invalid API key")
         if client.revoked or client.has_expired:
             raise exceptions.AuthenticationFailed("this API key has been revoked")
         return client, client

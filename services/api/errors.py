@@ -70,8 +70,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ValidationError):
         errors = flatten_errors(exc.detail)
         count = len(errors)
+        plural = "s" if count != 1 else ""
         response.data = {
-            "detail": f"{count} problem{'s' if count != 1 else ''} in the request; nothing was stored",
+            "detail": f"{count} problem{plural} in the request; nothing was stored",
             "errors": errors,
         }
     elif isinstance(response.data, dict) and "detail" in response.data:

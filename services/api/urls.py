@@ -2,17 +2,20 @@
 
 from importlib.util import find_spec
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from services.audit.api import AuditEventViewSet, SignatureViewSet
 
 app_name = "api"
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("audit-events/", AuditEventViewSet.as_view({"get": "list"}), name="audit-event-list"),
     path("signatures/", SignatureViewSet.as_view({"get": "list"}), name="signature-list"),
-    path("signatures/<int:pk>/", SignatureViewSet.as_view({"get": "retrieve"}),
-         name="signature-detail"),
+    path(
+        "signatures/<int:pk>/",
+        SignatureViewSet.as_view({"get": "retrieve"}),
+        name="signature-detail",
+    ),
 ]
 
 for module in ("qc.api.urls", "releases.api.urls"):

@@ -15,9 +15,22 @@ from services.permissions import CanReadAuditTrail
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = ("sequence", "occurred_at", "actor_type", "actor_id", "actor_name", "action",
-                  "object_type", "object_id", "old_values", "new_values", "reason",
-                  "request_id", "previous_hash", "hash")
+        fields = (
+            "sequence",
+            "occurred_at",
+            "actor_type",
+            "actor_id",
+            "actor_name",
+            "action",
+            "object_type",
+            "object_id",
+            "old_values",
+            "new_values",
+            "reason",
+            "request_id",
+            "previous_hash",
+            "hash",
+        )
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -45,9 +58,22 @@ class SignatureSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Signature
-        fields = ("id", "printed_name", "username", "signer_role", "signed_at", "meaning",
-                  "meaning_display", "reason", "record_type", "object_id", "record_label",
-                  "record_digest", "intact", "manifest")
+        fields = (
+            "id",
+            "printed_name",
+            "username",
+            "signer_role",
+            "signed_at",
+            "meaning",
+            "meaning_display",
+            "reason",
+            "record_type",
+            "object_id",
+            "record_label",
+            "record_digest",
+            "intact",
+            "manifest",
+        )
 
     def get_intact(self, signature: Signature) -> bool:
         return signature_verify(signature).intact

@@ -13,8 +13,18 @@ from django.core.serializers.json import DjangoJSONEncoder
 GENESIS_HASH = "0" * 64
 
 CHAINED_FIELDS = (
-    "sequence", "occurred_at", "actor_type", "actor_id", "actor_name", "action",
-    "object_type", "object_id", "old_values", "new_values", "reason", "request_id",
+    "sequence",
+    "occurred_at",
+    "actor_type",
+    "actor_id",
+    "actor_name",
+    "action",
+    "object_type",
+    "object_id",
+    "old_values",
+    "new_values",
+    "reason",
+    "request_id",
 )
 
 
@@ -30,8 +40,9 @@ def normalise(value: Any) -> Any:
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      cls=DjangoJSONEncoder)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, cls=DjangoJSONEncoder
+    )
 
 
 def _time(value: datetime) -> str:

@@ -17,8 +17,9 @@ class ChainBreak:
     problem: str
 
 
-def audit_events(*, object_type: str | None = None, object_id: str | None = None
-                 ) -> QuerySet[AuditEvent]:
+def audit_events(
+    *, object_type: str | None = None, object_id: str | None = None
+) -> QuerySet[AuditEvent]:
     events = AuditEvent.objects.all()
     if object_type:
         events = events.filter(object_type=object_type)
@@ -29,12 +30,18 @@ def audit_events(*, object_type: str | None = None, object_id: str | None = None
 
 def _stored_fields(event: AuditEvent) -> dict[str, object]:
     return {
-        "sequence": event.sequence, "occurred_at": event.occurred_at,
-        "actor_type": event.actor_type, "actor_id": event.actor_id,
-        "actor_name": event.actor_name, "action": event.action,
-        "object_type": event.object_type, "object_id": event.object_id,
-        "old_values": event.old_values, "new_values": event.new_values,
-        "reason": event.reason, "request_id": event.request_id,
+        "sequence": event.sequence,
+        "occurred_at": event.occurred_at,
+        "actor_type": event.actor_type,
+        "actor_id": event.actor_id,
+        "actor_name": event.actor_name,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "old_values": event.old_values,
+        "new_values": event.new_values,
+        "reason": event.reason,
+        "request_id": event.request_id,
     }
 
 

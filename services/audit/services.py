@@ -67,8 +67,7 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event to the audit trail, in the caller's transaction."""
     change = Change(action, object_type, str(object_id), old_values, new_values)
-    return audit_record_many(actor=actor, changes=[change], reason=reason,
-                             request_id=request_id)[0]
+    return audit_record_many(actor=actor, changes=[change], reason=reason, request_id=request_id)[0]
 
 
 def audit_record_many(

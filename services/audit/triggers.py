@@ -13,15 +13,16 @@ import pgtrigger
 def append_only(prefix: str) -> list[pgtrigger.Trigger]:
     """Triggers refusing UPDATE, DELETE and TRUNCATE on a model's table."""
     return [
-        pgtrigger.Protect(name=f"{prefix}_append_only",
-                          operation=pgtrigger.Update | pgtrigger.Delete),
+        pgtrigger.Protect(
+            name=f"{prefix}_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+        ),
         pgtrigger.Trigger(
             name=f"{prefix}_no_truncate",
             operation=pgtrigger.Truncate,
             level=pgtrigger.Statement,
             when=pgtrigger.Before,
             func="RAISE EXCEPTION 'pgtrigger: Cannot truncate an append-only GMP table'; "
-                 "RETURN NULL;",
+            "RETURN NULL;",
         ),
     ]
 

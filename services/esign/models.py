@@ -28,8 +28,9 @@ class Meaning(models.TextChoices):
 
 
 class Signature(models.Model):
-    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                               related_name="signatures")
+    signer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signatures"
+    )
     # Copied as text at signing: the manifest must survive renames (11.50(a)(1)).
     printed_name = models.CharField(max_length=200)
     username = models.CharField(max_length=150)
@@ -54,5 +55,7 @@ class Signature(models.Model):
     @property
     def manifest_line(self) -> str:
         """What 21 CFR 11.50 requires on screen and on paper."""
-        return (f"{self.printed_name} — {self.get_meaning_display()} — "
-                f"{self.signed_at:%Y-%m-%d %H:%M:%S} UTC — {self.reason}")
+        return (
+            f"{self.printed_name} — {self.get_meaning_display()} — "
+            f"{self.signed_at:%Y-%m-%d %H:%M:%S} UTC — {self.reason}"
+        )

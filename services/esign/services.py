@@ -48,8 +48,7 @@ def _auth_request(request: HttpRequest | None) -> HttpRequest:
     return request
 
 
-def signer_authenticate(*, signer: Any, password: str, request: HttpRequest | None = None
-                        ) -> User:
+def signer_authenticate(*, signer: Any, password: str, request: HttpRequest | None = None) -> User:
     """Re-authenticate the signer with both components: user id and password."""
     if not isinstance(signer, User):
         # Machine clients hold API keys, not identities that can sign (11.100).
@@ -65,8 +64,9 @@ def signer_authenticate(*, signer: Any, password: str, request: HttpRequest | No
     return user  # type: ignore[return-value]
 
 
-def signature_record(*, signer: User, meaning: str, reason: str, record: Signable,
-                     record_label: str = "") -> Signature:
+def signature_record(
+    *, signer: User, meaning: str, reason: str, record: Signable, record_label: str = ""
+) -> Signature:
     """Store the signature of ``record`` in the caller's transaction."""
     if not connection.in_atomic_block:
         raise RuntimeError("signature_record must run inside the signing transaction")
@@ -76,25 +76,44 @@ def signature_record(*, signer: User, meaning: str, reason: str, record: Signabl
         raise SignatureRefused("a signature needs a reason (EU GMP Annex 11 §14)")
     content = record_content(record)
     signature = Signature.objects.create(
-        signer=signer, printed_name=signer.printed_name, username=signer.username,
-        signer_role=signer.role, signed_at=timezone.now(), meaning=meaning,
-        reason=reason.strip(), content_type=ContentType.objects.get_for_model(record),
-        object_id=str(record.pk), record_label=record_label or str(record)[:200],
-        record_digest=content_digest(content), record_content=content,
+        signer=signer,
+        printed_name=signer.printed_name,
+        username=signer.username,
+        signer_role=signer.role,
+        signed_at=timezone.now(),
+        meaning=meaning,
+        reason=reason.strip(),
+        content_type=ContentType.objects.get_for_model(record),  # type: ignore[arg-type]
+        object_id=str(record.pk),
+        record_label=record_label or str(record)[:200],
+        record_digest=content_digest(content),
+        record_content=content,
     )
     audit_record(
-        actor=signer.audit_actor(), action="signature.applied",
-        object_type=signature.content_type.model, object_id=record.pk,
-        new_values={"signature_id": signature.pk, "meaning": meaning,
-                    "printed_name": signature.printed_name,
-                    "record_digest": signature.record_digest},
+        actor=signer.audit_actor(),
+        action="signature.applied",
+        object_type=signature.content_type.model,
+        object_id=record.pk,
+        new_values={
+            "signature_id": signature.pk,
+            "meaning": meaning,
+            "printed_name": signature.printed_name,
+            "record_digest": signature.record_digest,
+        },
         reason=signature.reason,
     )
     return signature
 
 
-def signature_apply(*, signer: Any, password: str, meaning: str, reason: str,
-                    record: Signable, request: HttpRequest | None = None) -> Signature:
+def signature_apply(
+    *,
+    signer: Any,
+    password: str,
+    meaning: str,
+    reason: str,
+    record: Signable,
+    request: HttpRequest | None = None,
+) -> Signature:
     user = signer_authenticate(signer=signer, password=password, request=request)
     with transaction.atomic():
         return signature_record(signer=user, meaning=meaning, reason=reason, record=record)
@@ -106,7 +125,7 @@ def signature_verify(signature: Signature) -> SignatureCheck:
     record = model._default_manager.filter(pk=signature.object_id).first() if model else None
     if record is None:
         return SignatureCheck(signature, False, "the signed record no longer exists")
-    if content_digest(record_content(record)) != signature.record_digest:
+    if content_digest(record_content(record)) != signature.record_digest:  # type: ignore[arg-type]
         return SignatureCheck(signature, False, "the record changed after it was signed")
     if content_digest(signature.record_content) != signature.record_digest:
         return SignatureCheck(signature, False, "the signature's stored copy was altered")

@@ -24,8 +24,9 @@ def broker_problem() -> str | None:
         import redis
 
         try:
-            client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1,
-                                          socket_timeout=1)
+            client = redis.Redis.from_url(
+                settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
+            )
             client.ping()
         except Exception as exc:
             return f"broker unreachable: {exc.__class__.__name__}"
