@@ -1,0 +1,37 @@
+"""QC records: master data, specifications, lots, assay runs, results, evaluations."""
+
+from qc.models.evaluations import Evaluation
+from qc.models.lots import Lot, LotStatus
+from qc.models.master import (
+    AttributeClass,
+    Instrument,
+    Product,
+    ReferenceMaterial,
+    ReferenceMaterialLimit,
+    ReferenceMaterialStatus,
+    ResultKind,
+    TestMethod,
+)
+from qc.models.results import AssayRun, Result, ResultInvalidation, RunControl
+from qc.models.specifications import Specification, SpecificationLine, SpecificationStatus
+
+__all__ = [
+    "AssayRun",
+    "AttributeClass",
+    "Evaluation",
+    "Instrument",
+    "Lot",
+    "LotStatus",
+    "Product",
+    "ReferenceMaterial",
+    "ReferenceMaterialLimit",
+    "ReferenceMaterialStatus",
+    "Result",
+    "ResultInvalidation",
+    "ResultKind",
+    "RunControl",
+    "Specification",
+    "SpecificationLine",
+    "SpecificationStatus",
+    "TestMethod",
+]

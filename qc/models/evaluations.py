@@ -1,0 +1,35 @@
+"""Stored evaluations: never edited; the newest is current."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from services.audit.triggers import append_only
+
+
+class Evaluation(models.Model):
+    lot = models.ForeignKey("qc.Lot", on_delete=models.PROTECT, related_name="evaluations")
+    specification = models.ForeignKey(
+        "qc.Specification", on_delete=models.PROTECT, related_name="+"
+    )
+    engine_version = models.CharField(max_length=20)
+    inputs_digest = models.CharField(max_length=64)
+    # The lot's data_version this evaluation covered; lower than the lot's = stale.
+    data_version = models.PositiveBigIntegerField()
+    verdict = models.CharField(max_length=20)
+    has_alerts = models.BooleanField(default=False)
+    lines = models.JSONField()
+    reasons = models.JSONField(default=list)
+    evaluated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-evaluated_at", "-pk"]
+        get_latest_by = "pk"
+        constraints = [
+            # Idempotent tasks: the same inputs never make a second evaluation.
+            models.UniqueConstraint(fields=["lot", "inputs_digest"], name="uniq_eval_inputs"),
+        ]
+        triggers = append_only("evaluation")
+
+    def __str__(self) -> str:
+        return f"{self.lot_id} {self.verdict} @ {self.evaluated_at:%Y-%m-%d %H:%M:%S}"
