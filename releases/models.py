@@ -79,3 +79,6 @@ class InvestigationEntry(models.Model):
     class Meta:
         ordering = ["recorded_at", "pk"]
         triggers = append_only("investigation_entry")
+
+    def __str__(self) -> str:
+        return f"{self.investigation.number}: {self.entry_type}"

@@ -147,4 +147,7 @@ class ReferenceMaterialLimit(models.Model):
         triggers = no_delete("reference_limit")
 
     def __str__(self) -> str:
-        return f"{self.reference_material} {self.test.code}: {self.acceptance_low}–{self.acceptance_high}"
+        return (
+            f"{self.reference_material} {self.test.code}: "
+            f"{self.acceptance_low} to {self.acceptance_high}"
+        )

@@ -55,6 +55,9 @@ class RunControl(models.Model):
     class Meta:
         triggers = append_only("run_control")
 
+    def __str__(self) -> str:
+        return f"{self.run} control {self.reference_material}"
+
 
 class Result(models.Model):
     lot = models.ForeignKey("qc.Lot", on_delete=models.PROTECT, related_name="results")
@@ -125,3 +128,6 @@ class ResultInvalidation(models.Model):
 
     class Meta:
         triggers = append_only("result_invalidation")
+
+    def __str__(self) -> str:
+        return f"invalidation of result #{self.result_id}"
