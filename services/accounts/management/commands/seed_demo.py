@@ -25,8 +25,10 @@ class Command(BaseCommand):
             except ModuleNotFoundError:
                 continue
             module.seed_demo(stdout=self.stdout)
-        shown = password or DEFAULT_DEMO_PASSWORD
         self.stdout.write("Demo accounts (username / role / password):")
         for user, created in accounts:
-            note = "" if created or password else " (existing; password unchanged)"
-            self.stdout.write(f"  {user.username:<9} {user.get_role_display():<17} {shown}{note}")
+            if created or password:
+                shown = password or DEFAULT_DEMO_PASSWORD
+            else:
+                shown = f"unchanged (initially {DEFAULT_DEMO_PASSWORD}; reset with --password)"
+            self.stdout.write(f"  {user.username:<9} {user.get_role_display():<17} {shown}")
