@@ -25,10 +25,9 @@ class Evaluation(models.Model):
     class Meta:
         ordering = ["-evaluated_at", "-pk"]
         get_latest_by = "pk"
-        constraints = [
-            # Idempotent tasks: the same inputs never make a second evaluation.
-            models.UniqueConstraint(fields=["lot", "inputs_digest"], name="uniq_eval_inputs"),
-        ]
+        # Idempotence: the evaluation service, serialised per lot, stores a new
+        # evaluation only when the inputs digest differs from the current one.
+        indexes = [models.Index(fields=["lot", "-id"], name="eval_current_idx")]
         triggers = append_only("evaluation")
 
     def __str__(self) -> str:

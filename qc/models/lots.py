@@ -46,6 +46,9 @@ class Lot(models.Model):
     # Bumped in the same transaction as every change to the lot's QC data; an
     # evaluation records the version it covered, so "not yet evaluated" is a query.
     data_version = models.PositiveBigIntegerField(default=0)
+    # The data_version the newest evaluation run covered (even when it found the
+    # inputs unchanged); below data_version = evaluation pending (the reconciler's query).
+    evaluated_version = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by_client = models.ForeignKey(
         "accounts.ApiClient", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
