@@ -58,12 +58,13 @@ def postgres_stop(data_dir: Path | None = None) -> None:
 
 def filesystem_broker_options() -> dict[str, object]:
     folder = var_dir() / "broker"
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return {
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
         "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
         "store_processed": False,
     }
 
