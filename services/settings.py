@@ -149,7 +149,17 @@ CELERY_TASK_ROUTES = {
     "releases.tasks.*": {"queue": "documents"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Finds lots whose data changed after their newest evaluation: nothing is lost
+    # when the broker was down or a worker died between commit and publish.
+    "reconcile-evaluations": {
+        "task": "qc.tasks.reconcile_evaluations",
+        "schedule": float(env.integer("RECONCILE_EVERY_SECONDS", 15, minimum=1)),
+        "options": {"expires": 60},
+    },
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_MAX_RETRIES = 3
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Authentication, lockout and roles ---

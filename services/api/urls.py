@@ -18,6 +18,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
 ]
 
-for module in ("qc.api.urls", "releases.api.urls"):
+for module in ("qc.api.evaluation_urls", "qc.api.urls", "releases.api.urls"):
     if find_spec(module.rsplit(".", 1)[0]) and find_spec(module):
         urlpatterns.append(path("", include(module)))

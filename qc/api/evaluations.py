@@ -1,0 +1,116 @@
+"""Evaluation read API and the specification-impact command endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from qc.models import Evaluation, Lot, Specification
+from qc.services.impact import specification_impact
+from services.accounts.models import Role
+from services.permissions import HasRole
+
+
+class EvaluationLineSerializer(serializers.Serializer):
+    line_id = serializers.CharField()
+    test = serializers.CharField(source="test_code")
+    name = serializers.CharField(source="display_name")
+    criterion = serializers.CharField(source="criterion_type")
+    required = serializers.BooleanField()
+    verdict = serializers.CharField()
+    reason = serializers.CharField()
+    used_result_ids = serializers.ListField(child=serializers.CharField())
+    failing_result_ids = serializers.ListField(child=serializers.CharField())
+    invalid_result_ids = serializers.ListField(child=serializers.CharField())
+    shown_values = serializers.ListField(child=serializers.DictField())
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class EvaluationSerializer(serializers.ModelSerializer):
+    lot = serializers.CharField(source="lot.lot_number")
+    specification_version = serializers.IntegerField(source="specification.version")
+    lines = EvaluationLineSerializer(many=True)
+    stale = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Evaluation
+        fields = ("id", "lot", "verdict", "has_alerts", "reasons", "lines",
+                  "specification_version", "engine_version", "inputs_digest", "data_version",
+                  "stale", "evaluated_at")
+
+    def get_stale(self, evaluation: Evaluation) -> bool:
+        return evaluation_is_stale(evaluation)
+
+
+def evaluation_is_stale(evaluation: Evaluation) -> bool:
+    """Stale when the lot's data or its bound specification changed after it was made."""
+    lot = evaluation.lot
+    return (evaluation.data_version < lot.data_version
+            or evaluation.specification_id != lot.specification_id)
+
+
+def _lot(lot_number: str) -> Lot:
+    return get_object_or_404(Lot.objects.select_related("specification"), lot_number=lot_number)
+
+
+class LotEvaluationView(GenericAPIView):
+    serializer_class = EvaluationSerializer
+
+    def get(self, request: Request, lot_number: str) -> Response:
+        """The lot's current (newest) evaluation; 404 until a first evaluation exists."""
+        lot = _lot(lot_number)
+        evaluation = (Evaluation.objects.filter(lot=lot).select_related("specification")
+                      .order_by("-pk").first())
+        if evaluation is None:
+            return Response({"detail": f"lot {lot_number} has not been evaluated yet"},
+                            status=404)
+        evaluation.lot = lot
+        return Response(self.get_serializer(evaluation).data)
+
+
+class LotEvaluationHistoryView(ListAPIView):
+    serializer_class = EvaluationSerializer
+
+    def get_queryset(self) -> Any:
+        lot = _lot(self.kwargs["lot_number"])
+        return (Evaluation.objects.filter(lot=lot).select_related("lot", "specification")
+                .order_by("-pk"))
+
+
+class ImpactRowSerializer(serializers.Serializer):
+    lot_number = serializers.CharField()
+    current_verdict = serializers.CharField(allow_null=True)
+    new_verdict = serializers.CharField()
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+class SpecificationImpactSerializer(serializers.Serializer):
+    product = serializers.CharField()
+    specification_version = serializers.IntegerField()
+    lots_evaluated = serializers.IntegerField()
+    changes = ImpactRowSerializer(many=True)
+
+
+class SpecificationImpactView(GenericAPIView):
+    """QA: which lots would change verdict under this specification version (nothing stored)."""
+
+    permission_classes = [HasRole.of(Role.QA_OFFICER, Role.QUALIFIED_PERSON)]
+    serializer_class = SpecificationImpactSerializer
+
+    @extend_schema(responses=SpecificationImpactSerializer)
+    def get(self, request: Request, code: str, version: int) -> Response:
+        specification = get_object_or_404(Specification, product__code=code, version=version)
+        rows = list(specification_impact(specification))
+        changes = [
+            {"lot_number": row.lot_number, "current_verdict": row.current_verdict,
+             "new_verdict": row.new_verdict, "reasons": list(row.reasons)}
+            for row in rows if row.changes
+        ]
+        return Response({"product": code, "specification_version": version,
+                         "lots_evaluated": len(rows), "changes": changes})
