@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from qc.evaluation.criteria.base import CompiledLine, LotContext
+from qc.evaluation.criteria.marker_panel import MarkerPanel
 from qc.evaluation.criteria.numeric_range import NumericRange
 from qc.evaluation.criteria.process_fact import ProcessFact
 from qc.evaluation.criteria.qualitative import Qualitative
@@ -23,6 +24,7 @@ CRITERIA: Mapping[str, type[CompiledLine]] = MappingProxyType(
         "numeric_range": NumericRange,
         "qualitative": Qualitative,
         "process_fact": ProcessFact,
+        "marker_panel": MarkerPanel,
     }
 )
 
