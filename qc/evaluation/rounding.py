@@ -35,6 +35,14 @@ def round_half_down(value: Decimal, decimals: int) -> Decimal:
     return value.quantize(_quantum(decimals), rounding=ROUND_HALF_DOWN, context=DECIMAL_CONTEXT)
 
 
+def round_significant(value: Decimal, figures: int, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """Round to ``figures`` significant figures (for computed values without decimals)."""
+    if not value:
+        return value
+    quantum = Decimal(1).scaleb(value.adjusted() - figures + 1)
+    return value.quantize(quantum, rounding=rounding, context=DECIMAL_CONTEXT)
+
+
 def places_of(value: Decimal) -> int:
     """Number of decimal places a limit is written with (``20`` -> 0, ``0.50`` -> 2)."""
     exponent = value.as_tuple().exponent

@@ -13,8 +13,10 @@ from types import MappingProxyType
 from typing import Any
 
 from qc.evaluation.criteria.base import CompiledLine, LotContext
+from qc.evaluation.criteria.derived_ratio import DerivedRatio
 from qc.evaluation.criteria.marker_panel import MarkerPanel
 from qc.evaluation.criteria.numeric_range import NumericRange
+from qc.evaluation.criteria.orthogonal_size import OrthogonalSize
 from qc.evaluation.criteria.process_fact import ProcessFact
 from qc.evaluation.criteria.qualitative import Qualitative
 from qc.evaluation.types import CriterionError, SpecLine
@@ -25,6 +27,8 @@ CRITERIA: Mapping[str, type[CompiledLine]] = MappingProxyType(
         "qualitative": Qualitative,
         "process_fact": ProcessFact,
         "marker_panel": MarkerPanel,
+        "orthogonal_size": OrthogonalSize,
+        "derived_ratio": DerivedRatio,
     }
 )
 

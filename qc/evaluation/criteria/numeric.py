@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from qc.evaluation.limits import LIMIT_KEYS, Limits, Outcome, outcome_phrase, show
-from qc.evaluation.rounding import round_half_up
+from qc.evaluation.rounding import round_half_up, round_significant
 from qc.evaluation.types import LineVerdict, Qualifier, ResultInput, ShownValue, SpecLine
+
+#: significant figures kept for computed values on a line without ``decimals``
+COMPUTED_FIGURES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,21 @@ class NumericLimits:
             alert=alert_limits(line.alert_params, release, where=where),
         )
 
+    def computed(self, value: Decimal, qualifier: Qualifier | None = None) -> Decimal:
+        """A computed value (mean, ratio, potency) ready for judging.
+
+        With ``decimals`` the judgement rounds it (USP GN 7.20). Without, it is kept to
+        COMPUTED_FIGURES significant figures so the reason shows the very number that
+        was compared; a censored bound is rounded outwards (``<`` up, ``>`` down) so the
+        rounding never claims more than the data show.
+        """
+        if self.decimals is not None:
+            return value
+        rounding = (
+            ROUND_CEILING if qualifier == "<" else ROUND_FLOOR if qualifier else ROUND_HALF_UP
+        )
+        return round_significant(value, COMPUTED_FIGURES, rounding)
+
     def judge(
         self,
         value: Decimal,
@@ -138,12 +156,16 @@ class NumericLimits:
         judged: Sequence[Judged],
         *,
         extra_failures: Iterable[tuple[str, Iterable[str]]] = (),
+        extra_alerts: Iterable[str] = (),
+        extra_conformance: str = "",
     ) -> tuple[LineVerdict, str, tuple[str, ...]]:
         """Line verdict, reason and failing result ids for a set of judged values.
 
         Every value is judged on its own: one failing value fails the line, whatever
         the others say (FDA OOS guidance: no averaging an OOS away).
-        ``extra_failures`` are other failed checks of the line as (sentence, ids).
+        ``extra_failures`` are other failed checks of the line as (sentence, ids);
+        ``extra_alerts`` other alert phrases; ``extra_conformance`` is appended to the
+        conformance sentence (e.g. "; NTA and TRPS agree within 5 %").
         """
         many = len(judged) > 1
         failures = [self.failure(j, name_subject=many) for j in judged if j.fails]
@@ -154,9 +176,11 @@ class NumericLimits:
         if failures:
             return "does_not_conform", "; ".join(failures), tuple(sorted(failing))
         alerts = [self.alert_phrase(j, name_subject=many) for j in judged if j.alerts]
+        alerts += list(extra_alerts)
+        conformance = self.conformance(judged) + extra_conformance
         if alerts:
-            return "conforms_with_alert", f"{self.conformance(judged)}, but {'; '.join(alerts)}", ()
-        return "conforms", self.conformance(judged), ()
+            return "conforms_with_alert", f"{conformance}, but {'; '.join(alerts)}", ()
+        return "conforms", conformance, ()
 
 
 def numeric_check(result: ResultInput) -> str | None:
