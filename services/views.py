@@ -1,4 +1,4 @@
-"""The web UI's platform pages: the home dashboard and the audit trail."""
+"""The web UI's platform page: the audit trail (the lot pages live in releases.ui)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,6 @@ from django.shortcuts import render
 
 from services.audit.selectors import audit_events
 from services.permissions import CanReadAuditTrail, has_role
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "home.html",
-        {
-            "can_read_audit": has_role(request.user, *CanReadAuditTrail.roles),
-        },
-    )
 
 
 @login_required
