@@ -289,6 +289,8 @@ LOGGING = {
 # Row-level history of GMP models is a second net: its event tables are append-only too.
 PGHISTORY_APPEND_ONLY = True
 
+METRICS_TOKEN = env.optional("METRICS_TOKEN")
+
 # --- Domain settings ---
 IDEMPOTENCY_KEY_TTL = timedelta(days=env.integer("IDEMPOTENCY_KEY_TTL_DAYS", 30, minimum=1))
 RESULTS_PER_REQUEST_LIMIT = env.integer("RESULTS_PER_REQUEST_LIMIT", 5000, minimum=1)

@@ -21,7 +21,7 @@ urlpatterns = [
     path("audit/", views.audit_trail, name="audit-trail"),
     path("healthz/live", health.live, name="health-live"),
     path("healthz/ready", health.ready, name="health-ready"),
-    path("", include("django_prometheus.urls")),  # /metrics
+    path("metrics", health.metrics, name="prometheus-metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

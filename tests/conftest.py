@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.factories import PASSWORD, UserFactory
-
 pytest_plugins = ["tests.fixtures.celery_worker"]
 
 
@@ -66,10 +64,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.fixture
 def password() -> str:
+    from tests.factories import PASSWORD
+
     return PASSWORD
 
 
 def _persona(role: str, username: str) -> Any:
+    from tests.factories import UserFactory
+
     return UserFactory(username=username, role=role)
 
 

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from services.health.checks import broker_problem, database_problem
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics; behind ``METRICS_TOKEN`` (a bearer token) when it is set,
+    since the ingress may route every path to the web pods."""
+    from django.conf import settings
+    from django.utils.crypto import constant_time_compare
+    from django_prometheus.exports import ExportToDjangoView
+
+    token = settings.METRICS_TOKEN
+    if token:
+        offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not constant_time_compare(offered, token):
+            return HttpResponse("metrics need the bearer token\n", status=401,
+                                content_type="text/plain")
+    return ExportToDjangoView(request)
 
 
 @never_cache

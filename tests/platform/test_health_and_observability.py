@@ -57,6 +57,13 @@ def test_prometheus_metrics_endpoint() -> None:
     assert b"django_http_requests" in response.content
 
 
+def test_metrics_can_require_a_bearer_token() -> None:
+    with override_settings(METRICS_TOKEN="s3cret-token"):
+        assert Client().get("/metrics").status_code == 401
+        response = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token")
+    assert response.status_code == 200
+
+
 def test_openapi_schema_and_local_docs() -> None:
     client = Client()
     assert client.get("/api/schema/").status_code == 200
