@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import localcontext
 from typing import Final
 
 from qc.evaluation.criteria import CompiledLine, LotContext, compile_line
 from qc.evaluation.digest import canonical_inputs, sha256_hex, spec_json
+from qc.evaluation.rounding import DECIMAL_CONTEXT
 from qc.evaluation.types import (
     CriterionError,
     LineEvaluation,
@@ -91,7 +93,9 @@ def evaluate_lot(
     by_test = _group_results(results, spec.test_codes)
     run_by_id = _index_runs(runs)
     ctx = LotContext(lot, by_test, run_by_id)
-    lines = tuple(line.evaluate(ctx) for line in spec.lines)
+    # One fixed Decimal context: the caller's thread context never changes a verdict.
+    with localcontext(DECIMAL_CONTEXT):
+        lines = tuple(line.evaluate(ctx) for line in spec.lines)
     verdict = lot_verdict(lines)
     used_run_ids = {r.run_id for group in by_test.values() for r in group if r.run_id}
     digest_text = canonical_inputs(

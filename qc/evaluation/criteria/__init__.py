@@ -19,6 +19,8 @@ from qc.evaluation.criteria.numeric_range import NumericRange
 from qc.evaluation.criteria.orthogonal_size import OrthogonalSize
 from qc.evaluation.criteria.process_fact import ProcessFact
 from qc.evaluation.criteria.qualitative import Qualitative
+from qc.evaluation.criteria.relative_potency import RelativePotency
+from qc.evaluation.criteria.replicates import Replicates
 from qc.evaluation.types import CriterionError, SpecLine
 
 CRITERIA: Mapping[str, type[CompiledLine]] = MappingProxyType(
@@ -29,6 +31,8 @@ CRITERIA: Mapping[str, type[CompiledLine]] = MappingProxyType(
         "marker_panel": MarkerPanel,
         "orthogonal_size": OrthogonalSize,
         "derived_ratio": DerivedRatio,
+        "replicates": Replicates,
+        "relative_potency": RelativePotency,
     }
 )
 
