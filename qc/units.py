@@ -7,6 +7,7 @@ below rather than Pint's default file. Two reasons:
   make ``particles/mL`` convertible to ``mol/L``. Here a particle is a counted entity
   of its own dimension, and so are nucleic-acid ``copies`` (qPCR) and endotoxin
   units (``EU``, USP <85>): a result in one can never be converted into another.
+* Osmoles (``mOsm/kg``) are their own dimension too: osmolality of the formulation.
 * A closed list means an unexpected unit is refused with a reason instead of being
   silently matched to some exotic definition (``cp`` = centipoise, ``EU`` = exa-U).
 
@@ -79,6 +80,7 @@ liter = decimeter ** 3 = l = L = litre
 particle = [particle_count] = particles = count = counts
 copy = [copy_number] = copies
 endotoxin_unit = [endotoxin] = EU
+osmole = [osmotic_amount] = Osm = osmol
 percent = 0.01 = %
 """
 
@@ -267,6 +269,8 @@ _DIMENSION_NAMES: Final[dict[Dimension, str]] = {
     tuple(sorted(((_PARTICLE, 1), ("[mass]", -1)))): "a particle-to-mass ratio",
     tuple(sorted(((_COPY, 1), ("[mass]", -1)))): "a copy-to-mass ratio",
     tuple(sorted((("[endotoxin]", 1), ("[mass]", -1)))): "an endotoxin-to-mass ratio",
+    tuple(sorted((("[osmotic_amount]", 1), ("[mass]", -1)))): "an osmolality",
+    tuple(sorted((("[osmotic_amount]", 1), ("[length]", -3)))): "an osmolarity",
 }
 
 
@@ -342,8 +346,8 @@ def conversion_factor(unit_text: str, canonical_unit: str) -> Decimal:
 def to_canonical(value: Decimal, unit_text: str, canonical_unit: str) -> Decimal:
     """Convert a value posted in ``unit_text`` to the test's ``canonical_unit``.
 
-    The result is normalised (``Decimal("2.10E+11")`` and ``Decimal("2.1E+11")``
-    become the same object value and text). NaN and infinities are refused; negative
+    The result is in one canonical form (``Decimal("2.10E+11")``, ``"2.1E+11"`` and
+    ``"210 particles/pL"`` all become ``Decimal("210000000000")``). NaN and infinities are refused; negative
     values are allowed here, each test kind decides whether they make sense.
     """
     if not isinstance(value, Decimal):
@@ -355,7 +359,15 @@ def to_canonical(value: Decimal, unit_text: str, canonical_unit: str) -> Decimal
 
 
 def _canonical(value: Decimal) -> Decimal:
+    """One text per number: no trailing zeros, no positive exponent (``2.10E+11`` ->
+    ``210000000000``, ``0.50`` -> ``0.5``), so equal values store and hash alike."""
     try:
-        return value.normalize(_EXACT)
+        if value.is_zero():
+            return Decimal(0)  # -0 and 0E+3 are 0
+        normal = value.normalize(_EXACT)
+        exponent = normal.as_tuple().exponent
+        if isinstance(exponent, int) and exponent > 0:
+            normal = normal.quantize(Decimal(1), context=_EXACT)
+        return normal
     except InvalidOperation as exc:  # pragma: no cover - only for absurd exponents
         raise UnitError(f"value {value} is out of range") from exc

@@ -44,7 +44,7 @@ def test_every_way_of_writing_a_concentration_gives_the_same_decimal(reading: st
     quantity = parse_quantity(reading)
     canonical = to_canonical(quantity.value, quantity.unit_text, CONCENTRATION)
     assert canonical == Decimal("2.1E+11")
-    assert str(canonical) == "2.1E+11"  # normalised: same text, same digest
+    assert str(canonical) == "210000000000"  # one canonical text: same storage, same digest
 
 
 @pytest.mark.parametrize(
@@ -215,3 +215,23 @@ def test_round_trip_and_scale_factors_are_exact(value: Decimal, unit: str, power
     assert back == value
     scaled = to_canonical(value, f"x10^{power} particles/{unit}", CONCENTRATION)
     assert scaled == there.scaleb(power, Context(prec=80))  # default context rounds at 28
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "canonical", "text"),
+    [
+        ("0.3", "Osm/kg", "mOsm/kg", "300"),
+        ("0.50", "EU/mL", "EU/mL", "0.5"),
+        ("2.10E+11", "particles/mL", "particles/mL", "210000000000"),
+        ("-0.0", "nm", "nm", "0"),
+    ],
+)
+def test_canonical_values_have_one_text(value: str, unit: str, canonical: str, text: str) -> None:
+    assert str(to_canonical(Decimal(value), unit, canonical)) == text
+
+
+def test_osmoles_are_their_own_dimension() -> None:
+    assert dimension_name("mOsm/kg") == "an osmolality"
+    assert dimension_name("mOsm/L") == "an osmolarity"
+    with pytest.raises(UnitError):
+        conversion_factor("mOsm/kg", "mg/kg")
