@@ -68,7 +68,8 @@ class NumericLimits:
         alert: Limits | None,
     ) -> None:
         self.name = name
-        self.unit = unit
+        # A dimensionless canonical unit ("1") reads better as no unit at all: "pH 7.4".
+        self.unit = "" if unit == "1" else unit
         self.decimals = decimals
         self.release = release
         self.alert = alert

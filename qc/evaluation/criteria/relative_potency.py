@@ -29,9 +29,10 @@ or, when ``max_slope_ratio`` is given, separate slopes whose ratio lies outside
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation, localcontext
+from functools import lru_cache
 
 from qc.evaluation.criteria.base import (
     CompiledLine,
@@ -68,6 +69,12 @@ class ParallelLineFit:
         return _PLA.divide(self.sample_slope, self.reference_slope)
 
 
+@lru_cache(maxsize=4096)
+def _log10(dose: Decimal) -> Decimal:
+    # Doses repeat across lots (dilution series) and Decimal.log10 is slow: cache it.
+    return dose.log10(_PLA)
+
+
 def _points(raw: object, name: str) -> list[tuple[Decimal, Decimal]]:
     if not isinstance(raw, Sequence) or isinstance(raw, str):
         raise CurveError(f"the {name} curve must be a list of {{dose, response}} points")
@@ -82,7 +89,7 @@ def _points(raw: object, name: str) -> list[tuple[Decimal, Decimal]]:
             raise CurveError(str(exc)) from None
         if dose <= 0:
             raise CurveError(f"{name} dose {dose} is not positive; log dose is undefined")
-        points.append((dose.log10(), response))
+        points.append((_log10(dose), response))
     return points
 
 
@@ -159,27 +166,33 @@ class RelativePotency(CompiledLine):
                 )
         return fit
 
-    def _check(self, result: ResultInput) -> str | None:
-        if _has_curve(result):
-            try:
-                self._fit(result)
-            except CurveError as exc:
-                return str(exc)
+    def _checker(self, fits: dict[str, ParallelLineFit]) -> Callable[[ResultInput], str | None]:
+        """The shape check; it keeps each curve's fit so evaluate() does not refit."""
+
+        def check(result: ResultInput) -> str | None:
+            if _has_curve(result):
+                try:
+                    fits[result.result_id] = self._fit(result)
+                except CurveError as exc:
+                    return str(exc)
+                return None
+            if result.value is None:
+                return "neither dose-response curves nor a relative potency was reported"
             return None
-        if result.value is None:
-            return "neither dose-response curves nor a relative potency was reported"
-        return None
+
+        return check
 
     def evaluate(self, ctx: LotContext) -> LineEvaluation:
-        selection = self.select(ctx, self.line.test_code, unit=self.unit, check=self._check)
+        fits: dict[str, ParallelLineFit] = {}
+        selection = self.select(ctx, self.line.test_code, unit=self.unit, check=self._checker(fits))
         if not selection.valid:
             return self.not_judgeable([selection], missing="no result yet")
         judged: list[Judged] = []
         shown: list[ShownValue] = []
         notes: list[str] = []
         for result in selection.valid:
-            if _has_curve(result):
-                fit = self._fit(result)
+            fit = fits.get(result.result_id)
+            if fit is not None:
                 value = self.limits.computed(fit.relative_potency_percent)
                 qualifier = None
                 subject = (

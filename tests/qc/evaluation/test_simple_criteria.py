@@ -302,3 +302,9 @@ def test_allowed_value_and_missing_field() -> None:
 def test_bad_process_fact_params(params: dict[str, object], fragment: str) -> None:
     with pytest.raises(CriterionError, match=fragment):
         validate_params("process_fact", params)
+
+
+def test_a_dimensionless_unit_is_not_printed() -> None:
+    spec = line("L07", "PH", params={"min": "7.0", "max": "7.6"}, decimals=1, unit="1", name="pH")
+    evaluation = evaluate_line(spec, [result("H-1", "PH", "7.44", unit="1")])
+    assert evaluation.reason == "pH 7.4 conforms to the release range 7.0\u20137.6"
