@@ -347,8 +347,9 @@ def to_canonical(value: Decimal, unit_text: str, canonical_unit: str) -> Decimal
     """Convert a value posted in ``unit_text`` to the test's ``canonical_unit``.
 
     The result is in one canonical form (``Decimal("2.10E+11")``, ``"2.1E+11"`` and
-    ``"210 particles/pL"`` all become ``Decimal("210000000000")``). NaN and infinities are refused; negative
-    values are allowed here, each test kind decides whether they make sense.
+    ``"210 particles/pL"`` all become ``Decimal("210000000000")``). NaN and infinities
+    are refused; negative values are allowed here, each test kind decides whether they
+    make sense.
     """
     if not isinstance(value, Decimal):
         raise UnitError(f"value {value!r} must be a Decimal, not {type(value).__name__}")
