@@ -75,4 +75,6 @@ class ApiClient(AbstractAPIKey):
     def audit_actor(self) -> Actor:
         from services.audit.services import Actor
 
-        return Actor(type="client", id=str(self.pk), name=self.name)
+        # The prefix identifies the key (unique, 8 characters); the primary key embeds
+        # the key's hash and is longer than an audit event's actor_id.
+        return Actor(type="client", id=self.prefix, name=self.name)
