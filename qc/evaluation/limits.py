@@ -70,10 +70,14 @@ class Limits:
         )
 
     def check_within(self, outer: Limits, *, where: str) -> None:
-        """Alert limits must lie inside the release limits (else they never fire)."""
-        if outer.low is not None and (self.low is None or self.low < outer.low):
+        """Alert limits lie inside the release limits (an alert outside never fires).
+
+        An absent alert end is simply no alert on that side (``max`` only on a
+        50-200 nm range alerts above it, never below).
+        """
+        if self.low is not None and outer.low is not None and self.low < outer.low:
             raise CriterionError(f"{where}: alert 'min' must be at or above the release 'min'")
-        if outer.high is not None and (self.high is None or self.high > outer.high):
+        if self.high is not None and outer.high is not None and self.high > outer.high:
             raise CriterionError(f"{where}: alert 'max' must be at or below the release 'max'")
 
     # -- text ---------------------------------------------------------------

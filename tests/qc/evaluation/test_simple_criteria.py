@@ -188,7 +188,7 @@ def test_unsuitable_run_beside_a_valid_result_is_only_a_note() -> None:
         ({"maxx": 1}, None, "unknown parameter 'maxx'"),
         ({"max": 1, "max_inclusive": "yes"}, None, "'max_inclusive' must be true or false"),
         ({"max": "0.5"}, {"max": "0.6"}, "alert 'max' must be at or below the release 'max'"),
-        ({"min": "1"}, {"max": "5"}, "alert 'min' must be at or above the release 'min'"),
+        ({"min": "1"}, {"min": "0.5"}, "alert 'min' must be at or above the release 'min'"),
         ({"max": "0.5"}, {"maxx": "0.3"}, "unknown parameter 'maxx'"),
     ],
 )
@@ -308,3 +308,19 @@ def test_a_dimensionless_unit_is_not_printed() -> None:
     spec = line("L07", "PH", params={"min": "7.0", "max": "7.6"}, decimals=1, unit="1", name="pH")
     evaluation = evaluate_line(spec, [result("H-1", "PH", "7.44", unit="1")])
     assert evaluation.reason == "pH 7.4 conforms to the release range 7.0\u20137.6"
+
+
+def test_a_one_sided_alert_on_a_two_sided_range() -> None:
+    spec = line(
+        "L03",
+        "MODE",
+        params={"min": 50, "max": 200},
+        alert={"max": 180},
+        decimals=0,
+        unit="nm",
+        name="Mode",
+    )
+    assert evaluate_line(spec, [result("M-1", "MODE", "55", unit="nm")]).verdict == "conforms"
+    high = evaluate_line(spec, [result("M-1", "MODE", "190", unit="nm")])
+    assert high.verdict == "conforms_with_alert"
+    assert high.reason.endswith("but 190 nm is outside the alert limit \u2264 180 nm")
