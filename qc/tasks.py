@@ -53,8 +53,10 @@ def enqueue_lot_evaluation(lot_id: int) -> bool:
     try:
         evaluate_lot.apply_async((lot_id,), retry=False, retry_policy=_PUBLISH_RETRY_POLICY)
     except Exception as exc:  # kombu raises many kinds of connection errors
-        log.warning("could not publish evaluation; the reconciler will retry",
-                    lot_id=lot_id, error=exc.__class__.__name__)
+        log.warning(
+            "could not publish evaluation; the reconciler will retry",
+            lot_id=lot_id,
+            error=exc.__class__.__name__,
+        )
         return False
     return True
-

@@ -40,9 +40,20 @@ class EvaluationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Evaluation
-        fields = ("id", "lot", "verdict", "has_alerts", "reasons", "lines",
-                  "specification_version", "engine_version", "inputs_digest", "data_version",
-                  "stale", "evaluated_at")
+        fields = (
+            "id",
+            "lot",
+            "verdict",
+            "has_alerts",
+            "reasons",
+            "lines",
+            "specification_version",
+            "engine_version",
+            "inputs_digest",
+            "data_version",
+            "stale",
+            "evaluated_at",
+        )
 
     def get_stale(self, evaluation: Evaluation) -> bool:
         return evaluation_is_stale(evaluation)
@@ -51,8 +62,10 @@ class EvaluationSerializer(serializers.ModelSerializer):
 def evaluation_is_stale(evaluation: Evaluation) -> bool:
     """Stale when the lot's data or its bound specification changed after it was made."""
     lot = evaluation.lot
-    return (evaluation.data_version < lot.data_version
-            or evaluation.specification_id != lot.specification_id)
+    return (
+        evaluation.data_version < lot.data_version
+        or evaluation.specification_id != lot.specification_id
+    )
 
 
 def _lot(lot_number: str) -> Lot:
@@ -65,11 +78,14 @@ class LotEvaluationView(GenericAPIView):
     def get(self, request: Request, lot_number: str) -> Response:
         """The lot's current (newest) evaluation; 404 until a first evaluation exists."""
         lot = _lot(lot_number)
-        evaluation = (Evaluation.objects.filter(lot=lot).select_related("specification")
-                      .order_by("-pk").first())
+        evaluation = (
+            Evaluation.objects.filter(lot=lot)
+            .select_related("specification")
+            .order_by("-pk")
+            .first()
+        )
         if evaluation is None:
-            return Response({"detail": f"lot {lot_number} has not been evaluated yet"},
-                            status=404)
+            return Response({"detail": f"lot {lot_number} has not been evaluated yet"}, status=404)
         evaluation.lot = lot
         return Response(self.get_serializer(evaluation).data)
 
@@ -83,8 +99,11 @@ class LotEvaluationHistoryView(ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Evaluation.objects.none()
         lot = _lot(self.kwargs["lot_number"])
-        return (Evaluation.objects.filter(lot=lot).select_related("lot", "specification")
-                .order_by("-pk"))
+        return (
+            Evaluation.objects.filter(lot=lot)
+            .select_related("lot", "specification")
+            .order_by("-pk")
+        )
 
 
 class ImpactRowSerializer(serializers.Serializer):
@@ -112,9 +131,20 @@ class SpecificationImpactView(GenericAPIView):
         specification = get_object_or_404(Specification, product__code=code, version=version)
         rows = list(specification_impact(specification))
         changes = [
-            {"lot_number": row.lot_number, "current_verdict": row.current_verdict,
-             "new_verdict": row.new_verdict, "reasons": list(row.reasons)}
-            for row in rows if row.changes
+            {
+                "lot_number": row.lot_number,
+                "current_verdict": row.current_verdict,
+                "new_verdict": row.new_verdict,
+                "reasons": list(row.reasons),
+            }
+            for row in rows
+            if row.changes
         ]
-        return Response({"product": code, "specification_version": version,
-                         "lots_evaluated": len(rows), "changes": changes})
+        return Response(
+            {
+                "product": code,
+                "specification_version": version,
+                "lots_evaluated": len(rows),
+                "changes": changes,
+            }
+        )

@@ -34,8 +34,11 @@ def evaluation_lines_payload(evaluation: LotEvaluation) -> list[dict[str, Any]]:
     for line in evaluation.lines:
         data = asdict(line)
         data["shown_values"] = [
-            {"label": shown.label, "value": None if shown.value is None else str(shown.value),
-             "text": shown.text}
+            {
+                "label": shown.label,
+                "value": None if shown.value is None else str(shown.value),
+                "text": shown.text,
+            }
             for shown in line.shown_values
         ]
         lines.append(data)
@@ -46,8 +49,9 @@ def lot_evaluate_now(lot: Lot) -> LotEvaluation:
     """Evaluate a lot against its bound specification without storing anything."""
     spec_lines = spec_lines_of(lot.specification)
     inputs = inputs_for_lots([lot])[lot.pk]
-    return evaluate_lot(inputs.lot, spec_lines, inputs.results, inputs.runs,
-                        evaluated_at=timezone.now())
+    return evaluate_lot(
+        inputs.lot, spec_lines, inputs.results, inputs.runs, evaluated_at=timezone.now()
+    )
 
 
 def lot_evaluate(*, lot_id: int) -> Evaluation | None:
@@ -58,8 +62,9 @@ def lot_evaluate(*, lot_id: int) -> Evaluation | None:
     """
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
-                           [_EVALUATION_LOCK_NAMESPACE, lot_id])
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_EVALUATION_LOCK_NAMESPACE, lot_id]
+            )
         lot = Lot.objects.select_related("specification").get(pk=lot_id)
         covered_version = lot.data_version
         outcome = lot_evaluate_now(lot)
@@ -67,8 +72,11 @@ def lot_evaluate(*, lot_id: int) -> Evaluation | None:
         Lot.objects.filter(pk=lot_id, evaluated_version__lt=covered_version).update(
             evaluated_version=covered_version
         )
-        if (current is not None and current.inputs_digest == outcome.inputs_digest
-                and current.specification_id == lot.specification_id):
+        if (
+            current is not None
+            and current.inputs_digest == outcome.inputs_digest
+            and current.specification_id == lot.specification_id
+        ):
             return None
         evaluation = Evaluation.objects.create(
             lot_id=lot_id,
@@ -88,10 +96,13 @@ def lot_evaluate(*, lot_id: int) -> Evaluation | None:
             object_type="lot",
             object_id=lot.lot_number,
             old_values={"verdict": current.verdict} if current else None,
-            new_values={"verdict": evaluation.verdict, "evaluation_id": evaluation.pk,
-                        "inputs_digest": evaluation.inputs_digest,
-                        "specification_version": lot.specification.version,
-                        "engine_version": evaluation.engine_version},
+            new_values={
+                "verdict": evaluation.verdict,
+                "evaluation_id": evaluation.pk,
+                "inputs_digest": evaluation.inputs_digest,
+                "specification_version": lot.specification.version,
+                "engine_version": evaluation.engine_version,
+            },
         )
         _after_evaluation(lot, evaluation, outcome)
     log.info("lot evaluated", lot=lot.lot_number, verdict=evaluation.verdict)

@@ -54,6 +54,12 @@ def spec_lines_of(specification: Specification) -> list[SpecLine]:
     ]
 
 
+def plain(value: Decimal) -> Decimal:
+    """Drop the column's trailing zeros without switching to exponent notation."""
+    normal = value.normalize()
+    return normal if normal.as_tuple().exponent <= 0 else normal.quantize(Decimal(1))
+
+
 def _fact(value: Any) -> str | int | Decimal:
     if isinstance(value, bool):
         return str(value).lower()
@@ -77,14 +83,20 @@ def _runs(run_ids: set[int]) -> dict[int, RunInput]:
     runs = {
         run["pk"]: run
         for run in AssayRun.objects.filter(pk__in=run_ids).values(
-            "pk", "started_at", "method__technique"
+            "pk", "external_run_id", "started_at", "method__technique"
         )
     }
     controls: dict[int, list[ControlInput]] = defaultdict(list)
     rows = RunControl.objects.filter(run_id__in=run_ids).values(
-        "run_id", "reference_material_id", "reference_material__code",
-        "reference_material__lot", "reference_material__status",
-        "reference_material__expires_on", "test_id", "test__code", "test__canonical_unit",
+        "run_id",
+        "reference_material_id",
+        "reference_material__code",
+        "reference_material__lot",
+        "reference_material__status",
+        "reference_material__expires_on",
+        "test_id",
+        "test__code",
+        "test__canonical_unit",
         "canonical_value",
     )
     rows = list(rows)
@@ -103,20 +115,23 @@ def _runs(run_ids: set[int]) -> dict[int, RunInput]:
             status = _MISSING_RANGE_STATUS
         else:
             low, high = limit.acceptance_low, limit.acceptance_high
-        controls[row["run_id"]].append(ControlInput(
-            reference_code=row["reference_material__code"],
-            reference_lot=row["reference_material__lot"],
-            reference_status=status,
-            reference_expiry=row["reference_material__expires_on"],
-            test_code=row["test__code"],
-            measured=row["canonical_value"],
-            low=low,
-            high=high,
-            unit=row["test__canonical_unit"],
-        ))
+        controls[row["run_id"]].append(
+            ControlInput(
+                reference_code=row["reference_material__code"],
+                reference_lot=row["reference_material__lot"],
+                reference_status=status,
+                reference_expiry=row["reference_material__expires_on"],
+                test_code=row["test__code"],
+                measured=plain(row["canonical_value"]),
+                low=plain(low),
+                high=plain(high),
+                unit=row["test__canonical_unit"],
+            )
+        )
     return {
         pk: RunInput(
-            run_id=str(pk),
+            # The instrument's own run id: what a QA officer recognises in a reason.
+            run_id=run["external_run_id"],
             run_date=run["started_at"].date(),
             controls=tuple(controls.get(pk, ())),
             technique=run["method__technique"],
@@ -131,9 +146,21 @@ def inputs_for_lots(lots: Sequence[Lot] | Iterable[Lot]) -> dict[int, LotInputs]
     lot_ids = [lot.pk for lot in lots]
     rows = list(
         Result.objects.filter(lot_id__in=lot_ids).values(
-            "pk", "lot_id", "test__code", "test__technique", "canonical_value",
-            "canonical_unit", "numeric_value", "qualifier", "text_value", "replicate", "run_id",
-            "performed_at", "performed_by", "raw_data", "supersedes_id",
+            "pk",
+            "lot_id",
+            "test__code",
+            "test__technique",
+            "canonical_value",
+            "canonical_unit",
+            "numeric_value",
+            "qualifier",
+            "text_value",
+            "replicate",
+            "run_id",
+            "performed_at",
+            "performed_by",
+            "raw_data",
+            "supersedes_id",
         )
     )
     superseded = {row["supersedes_id"] for row in rows if row["supersedes_id"]}
@@ -148,24 +175,26 @@ def inputs_for_lots(lots: Sequence[Lot] | Iterable[Lot]) -> dict[int, LotInputs]
     for row in rows:
         reason = invalidations.get(row["pk"])
         value = row["canonical_value"]
-        by_lot[row["lot_id"]].append(ResultInput(
-            result_id=str(row["pk"]),
-            test_code=row["test__code"],
-            value=value.normalize() if value is not None else None,
-            qualifier=row["qualifier"] or None,
-            text_value=row["text_value"] or None,
-            unit=row["canonical_unit"],
-            replicate=row["replicate"],
-            run_id=str(row["run_id"]) if row["run_id"] else None,
-            superseded=row["pk"] in superseded,
-            invalidated=reason is not None,
-            invalidation_reason=reason or "",
-            performed_at=row["performed_at"],
-            performed_by=row["performed_by"],
-            raw_data=row["raw_data"],
-            technique=row["test__technique"],
-            retest_of=str(row["supersedes_id"]) if row["supersedes_id"] else None,
-        ))
+        by_lot[row["lot_id"]].append(
+            ResultInput(
+                result_id=str(row["pk"]),
+                test_code=row["test__code"],
+                value=plain(value) if value is not None else None,
+                qualifier=row["qualifier"] or None,
+                text_value=row["text_value"] or None,
+                unit=row["canonical_unit"],
+                replicate=row["replicate"],
+                run_id=runs[row["run_id"]].run_id if row["run_id"] in runs else None,
+                superseded=row["pk"] in superseded,
+                invalidated=reason is not None,
+                invalidation_reason=reason or "",
+                performed_at=row["performed_at"],
+                performed_by=row["performed_by"],
+                raw_data=row["raw_data"],
+                technique=row["test__technique"],
+                retest_of=str(row["supersedes_id"]) if row["supersedes_id"] else None,
+            )
+        )
         if row["run_id"]:
             runs_by_lot[row["lot_id"]].add(row["run_id"])
     return {

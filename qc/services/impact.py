@@ -50,6 +50,10 @@ def specification_impact(specification: Specification) -> Iterator[LotImpact]:
         for lot in chunk:
             data = inputs[lot.pk]
             outcome = evaluate_lot(data.lot, compiled, data.results, data.runs)
-            yield LotImpact(lot.lot_number, lot.current_verdict, outcome.verdict,  # type: ignore[attr-defined]
-                            outcome.reasons)
+            yield LotImpact(
+                lot.lot_number,
+                lot.current_verdict,
+                outcome.verdict,  # type: ignore[attr-defined]
+                outcome.reasons,
+            )
         last_pk = chunk[-1].pk

@@ -25,14 +25,21 @@ def evaluation_recorded(*, lot: Lot, evaluation: Evaluation, outcome: LotEvaluat
         for result_id in line.failing_result_ids:
             kind = InvestigationKind.POST_RELEASE if released else InvestigationKind.OOS
             investigation_open(
-                lot=lot, kind=kind, actor=_ENGINE, result_id=int(result_id),
-                line_name=line.display_name, summary=line.reason,
+                lot=lot,
+                kind=kind,
+                actor=_ENGINE,
+                result_id=int(result_id),
+                line_name=line.display_name,
+                summary=line.reason,
             )
         if line.verdict == "conforms_with_alert" and line.used_result_ids:
             investigation_open(
-                lot=lot, kind=InvestigationKind.TREND, actor=_ENGINE,
+                lot=lot,
+                kind=InvestigationKind.TREND,
+                actor=_ENGINE,
                 result_id=int(max(line.used_result_ids, key=int)),
-                line_name=line.display_name, summary=line.reason,
+                line_name=line.display_name,
+                summary=line.reason,
             )
     _lifecycle_follow(lot, evaluation)
 

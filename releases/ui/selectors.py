@@ -56,23 +56,44 @@ def attention_for(role: str) -> list[Attention]:
     items: list[Attention] = []
     open_oos = list(
         Investigation.objects.exclude(phase=InvestigationPhase.CLOSED)
-        .select_related("lot").order_by("-opened_at")[:20]
+        .select_related("lot")
+        .order_by("-opened_at")[:20]
     )
     if role in {Role.QA_OFFICER, Role.QUALIFIED_PERSON, Role.ADMINISTRATOR}:
-        items.append(Attention("Ready for QA review", lots=list(
-            lots_overview(status=LotStatus.READY_FOR_REVIEW)[:20])))
+        items.append(
+            Attention(
+                "Ready for QA review",
+                lots=list(lots_overview(status=LotStatus.READY_FOR_REVIEW)[:20]),
+            )
+        )
     if role in {Role.QUALIFIED_PERSON, Role.ADMINISTRATOR}:
-        items.append(Attention("Approved by QA, awaiting QP certification", lots=list(
-            lots_overview(status=LotStatus.APPROVED)[:20])))
+        items.append(
+            Attention(
+                "Approved by QA, awaiting QP certification",
+                lots=list(lots_overview(status=LotStatus.APPROVED)[:20]),
+            )
+        )
     if role in {Role.QA_OFFICER, Role.QC_REVIEWER, Role.QC_ANALYST, Role.ADMINISTRATOR}:
         items.append(Attention("Open investigations", investigations=open_oos))
     if role in {Role.QC_ANALYST, Role.QC_REVIEWER}:
-        items.append(Attention("Lots in testing", lots=list(
-            lots_overview(status=LotStatus.IN_TESTING)[:20])))
+        items.append(
+            Attention("Lots in testing", lots=list(lots_overview(status=LotStatus.IN_TESTING)[:20]))
+        )
     if role == Role.AUDITOR:
-        items.append(Attention("Recently decided lots", lots=list(
-            lots_overview().filter(status__in=[LotStatus.RELEASED, LotStatus.REJECTED,
-                                               LotStatus.CONDITIONALLY_RELEASED])[:20])))
+        items.append(
+            Attention(
+                "Recently decided lots",
+                lots=list(
+                    lots_overview().filter(
+                        status__in=[
+                            LotStatus.RELEASED,
+                            LotStatus.REJECTED,
+                            LotStatus.CONDITIONALLY_RELEASED,
+                        ]
+                    )[:20]
+                ),
+            )
+        )
     return items
 
 
@@ -118,7 +139,8 @@ def lot_page(lot_number: str) -> LotPage:
         results=results,
         investigations=list(lot.investigations.order_by("-opened_at")),
         audit_events=list(
-            AuditEvent.objects.filter(object_type="lot", object_id=lot.lot_number)
-            .order_by("-sequence")[:50]
+            AuditEvent.objects.filter(object_type="lot", object_id=lot.lot_number).order_by(
+                "-sequence"
+            )[:50]
         ),
     )

@@ -14,10 +14,14 @@ from releases.ui.selectors import attention_for, lot_page, lots_overview, status
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     counts = status_counts()
-    return render(request, "releases/dashboard.html", {
-        "attention": attention_for(request.user.role),  # type: ignore[union-attr]
-        "tiles": [(value, label, counts[value]) for value, label in LotStatus.choices],
-    })
+    return render(
+        request,
+        "releases/dashboard.html",
+        {
+            "attention": attention_for(request.user.role),  # type: ignore[union-attr]
+            "tiles": [(value, label, counts[value]) for value, label in LotStatus.choices],
+        },
+    )
 
 
 @login_required
@@ -29,10 +33,16 @@ def lot_list(request: HttpRequest) -> HttpResponse:
     }
     lots = lots_overview(**filters)[:200]
     template = "releases/_lot_rows.html" if request.htmx else "releases/lot_list.html"  # type: ignore[attr-defined]
-    return render(request, template, {
-        "lots": lots, "filters": filters, "statuses": LotStatus.choices,
-        "products": Product.objects.order_by("code"),
-    })
+    return render(
+        request,
+        template,
+        {
+            "lots": lots,
+            "filters": filters,
+            "statuses": LotStatus.choices,
+            "products": Product.objects.order_by("code"),
+        },
+    )
 
 
 @login_required
@@ -47,5 +57,4 @@ def lot_detail(request: HttpRequest, lot_number: str) -> HttpResponse:
 @login_required
 def investigation_list(request: HttpRequest) -> HttpResponse:
     investigations = Investigation.objects.select_related("lot").order_by("-opened_at")[:200]
-    return render(request, "releases/investigation_list.html",
-                  {"investigations": investigations})
+    return render(request, "releases/investigation_list.html", {"investigations": investigations})

@@ -8,16 +8,19 @@ from qc.services.impact import specification_impact
 
 
 class Command(BaseCommand):
-    help = ("Evaluate every lot of PRODUCT against specification version N (e.g. a draft) "
-            "without storing anything, and list the lots whose verdict would change.")
+    help = (
+        "Evaluate every lot of PRODUCT against specification version N (e.g. a draft) "
+        "without storing anything, and list the lots whose verdict would change."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("product", help="product code, e.g. EVX-MSC-01")
         parser.add_argument("--version", type=int, required=True, dest="spec_version")
         parser.add_argument("--all", action="store_true", help="list unchanged lots too")
 
-    def handle(self, *args: Any, product: str, spec_version: int, all: bool,
-               **options: Any) -> None:
+    def handle(
+        self, *args: Any, product: str, spec_version: int, all: bool, **options: Any
+    ) -> None:
         specification = Specification.objects.filter(
             product__code=product, version=spec_version
         ).first()
@@ -31,9 +34,13 @@ class Command(BaseCommand):
                 changed += 1
             if impact.changes or all:
                 marker = "CHANGES" if impact.changes else "same"
-                self.stdout.write(f"{impact.lot_number:<24} {impact.current_verdict or '-':<18} "
-                                  f"-> {impact.new_verdict:<18} {marker}")
+                self.stdout.write(
+                    f"{impact.lot_number:<24} {impact.current_verdict or '-':<18} "
+                    f"-> {impact.new_verdict:<18} {marker}"
+                )
         elapsed = time.perf_counter() - started
-        self.stdout.write(f"{changed} of {total} lots would change verdict under "
-                          f"{product} v{spec_version} ({specification.status}); "
-                          f"evaluated in {elapsed:.2f} s")
+        self.stdout.write(
+            f"{changed} of {total} lots would change verdict under "
+            f"{product} v{spec_version} ({specification.status}); "
+            f"evaluated in {elapsed:.2f} s"
+        )

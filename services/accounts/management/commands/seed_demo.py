@@ -24,7 +24,7 @@ class Command(BaseCommand):
                 module = import_module(module_name)
             except ModuleNotFoundError:
                 continue
-            module.seed_demo(stdout=self.stdout)
+            module.seed_demo(stdout=self.stdout, password=password or DEFAULT_DEMO_PASSWORD)
         self.stdout.write("Demo accounts (username / role / password):")
         for user, created in accounts:
             if created or password:
