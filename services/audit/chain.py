@@ -34,9 +34,15 @@ def normalise(value: Any) -> Any:
     Decimals, dates and UUIDs become strings here, before storing and hashing,
     so the stored content and the hashed content are the same thing.
     """
+    return normalise_with_text(value)[0]
+
+
+def normalise_with_text(value: Any) -> tuple[Any, str | None]:
+    """:func:`normalise` and the JSON text it was read back from (for writers that need both)."""
     if value is None:
-        return None
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+        return None, None
+    text = json.dumps(value, cls=DjangoJSONEncoder)
+    return json.loads(text), text
 
 
 def canonical_json(value: Any) -> str:
