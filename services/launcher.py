@@ -210,6 +210,9 @@ def test(pytest_args: list[str]) -> int:
         env["EVRELEASE_EMBEDDED_REDIS_PORT"] = str(port)
 
     env.setdefault("EVRELEASE_TESTING", "true")
+    # Concurrent runs on one machine get their own test database and broker keys.
+    env.setdefault("TEST_DATABASE_NAME", f"test_evrelease_{os.getpid()}")
+    env.setdefault("CELERY_KEY_PREFIX", f"test{os.getpid()}:")
     try:
         command = [PYTHON, "-m", "pytest", *pytest_args]
         return subprocess.call(command, cwd=BASE_DIR, env=env)  # noqa: S603

@@ -125,8 +125,18 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         # A task is re-delivered if its worker dies before acknowledging it.
-        "visibility_timeout": env.integer("CELERY_VISIBILITY_TIMEOUT", 300, minimum=10),
+        "visibility_timeout": env.integer("CELERY_VISIBILITY_TIMEOUT", 300, minimum=5),
+        # Sweep for such abandoned tasks every N seconds (kombu's default is ~100 s).
+        "unacked_restore_interval": env.integer("CELERY_UNACKED_RESTORE_INTERVAL", 10, minimum=1),
+        "unacked_restore_throttle": 1,
+        # A publisher gives up fast when Redis is down; the reconciler re-publishes.
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
     }
+    if _key_prefix := env.optional("CELERY_KEY_PREFIX"):
+        # Lets several test runs (or deployments) share one Redis without meeting.
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = _key_prefix
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
@@ -159,7 +169,6 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_BROKER_CONNECTION_MAX_RETRIES = 3
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Authentication, lockout and roles ---
@@ -178,6 +187,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+if TESTING:
+    # Django's documented test speed-up: the suite creates hundreds of accounts,
+    # and PBKDF2 at a million iterations would dominate its run time.  Password
+    # checks, lockouts and signatures behave the same with any hasher.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -266,6 +280,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several records have a "status"; name each enum after its record.
+    "ENUM_NAME_OVERRIDES": {
+        "LotStatusEnum": "qc.models.lots.LotStatus",
+        "SpecificationStatusEnum": "qc.models.specifications.SpecificationStatus",
+        "ReferenceMaterialStatusEnum": "qc.models.master.ReferenceMaterialStatus",
+    },
 }
 
 # --- Logging: structured, JSON in production, with the request id ---
