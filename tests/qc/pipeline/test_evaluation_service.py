@@ -54,7 +54,7 @@ def test_a_failed_bead_control_makes_results_invalid_not_oos(demo_world: None) -
     assert evaluation.verdict == "invalid"
     nta = _line(evaluation, "Particle concentration")
     assert nta["verdict"] == "invalid"
-    assert "121 nm outside 90–110 nm" in nta["reason"]
+    assert "121 nm outside 90\u2013110 nm" in nta["reason"]
     assert not Investigation.objects.filter(lot__lot_number="EVX-24-003").exists()
 
 
