@@ -7,12 +7,14 @@ the one it supersedes, with a reason; an invalidation is a separate record.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
 from services.audit.triggers import append_only
 
-_DECIMAL = {"max_digits": 40, "decimal_places": 15}
+_DECIMAL: dict[str, Any] = {"max_digits": 40, "decimal_places": 15}
 
 
 class AssayRun(models.Model):

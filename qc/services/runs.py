@@ -1,0 +1,215 @@
+"""Assay runs and their reference-material controls (system suitability, DOMAIN §3).
+
+A run is recorded as it happened, whatever its controls show: whether it is
+suitable (materials released, in date, controls in range) is decided by the
+evaluation, and a failing run stays on record.  Refused here is only what cannot
+be evaluated at all: an unknown method, instrument or reference material, a control
+of a test the material has no certified range for, a value that is not a number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from qc.models import (
+    AssayRun,
+    Instrument,
+    ReferenceMaterial,
+    ReferenceMaterialLimit,
+    ResultKind,
+    RunControl,
+    TestMethod,
+)
+from qc.services.common import Principal, actor_of, posted_by
+from qc.services.errors import InputError, InvalidInput, StateConflict
+from qc.services.values import Bad, canonical, moment, number, posted_text, short_text
+from services.audit.services import audit_record
+
+CONTROL_FIELDS = frozenset({"reference_material", "reference_lot", "test", "value", "unit"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Control:
+    reference_material: ReferenceMaterial
+    test: TestMethod
+    value_as_posted: str
+    unit_as_posted: str
+    canonical_value: Decimal
+
+
+def _controls(controls: Any) -> tuple[list[_Control], list[InputError]]:
+    if controls is None:
+        return [], []
+    if not isinstance(controls, list):
+        return [], [InputError("controls", "must be a list")]
+    keys: set[tuple[str, str]] = set()
+    codes: set[str] = set()
+    for item in controls:
+        if isinstance(item, Mapping):
+            material, lot, test = (
+                item.get("reference_material"),
+                item.get("reference_lot"),
+                item.get("test"),
+            )
+            if isinstance(material, str) and isinstance(lot, str):
+                keys.add((material, lot))
+            if isinstance(test, str):
+                codes.add(test)
+    query = Q(pk__in=[])
+    for material, lot in keys:
+        query |= Q(code=material, lot=lot)
+    materials = {(m.code, m.lot): m for m in ReferenceMaterial.objects.filter(query)}
+    tests = {t.code: t for t in TestMethod.objects.filter(code__in=codes)}
+    limits = set(
+        ReferenceMaterialLimit.objects.filter(
+            reference_material__in=materials.values(), test__in=tests.values()
+        ).values_list("reference_material_id", "test_id")
+    )
+    parsed: list[_Control] = []
+    errors: list[InputError] = []
+    for index, item in enumerate(controls):
+        try:
+            parsed.append(_control(item, materials, tests, limits))
+        except Bad as bad:
+            errors.append(InputError(f"controls.{bad.field}", bad.reason, index))
+    return parsed, errors
+
+
+def _control(
+    item: Any,
+    materials: Mapping[tuple[str, str], ReferenceMaterial],
+    tests: Mapping[str, TestMethod],
+    limits: set[tuple[int, int]],
+) -> _Control:
+    if not isinstance(item, Mapping):
+        raise Bad("", "each control must be an object")
+    unknown = sorted(item.keys() - CONTROL_FIELDS)
+    if unknown:
+        raise Bad(unknown[0], "unknown field")
+    key = (item.get("reference_material"), item.get("reference_lot"))
+    material = materials.get(key)  # type: ignore[arg-type]
+    if material is None:
+        raise Bad("reference_material", f"unknown reference material {key[0]!r} lot {key[1]!r}")
+    test = tests.get(item.get("test"))  # type: ignore[arg-type]
+    if test is None:
+        raise Bad("test", f"unknown test method {item.get('test')!r}")
+    if test.result_kind != ResultKind.NUMERIC:
+        raise Bad("test", f"test {test.code} is not numeric; a control needs a measured number")
+    if (material.pk, test.pk) not in limits:
+        raise Bad(
+            "test",
+            f"reference material {material.code} lot {material.lot} has no certified "
+            f"range for test {test.code}",
+        )
+    posted = posted_text(item.get("value"), "value")
+    qualifier, value = number(posted)
+    if qualifier:
+        raise Bad("value", "a control is a measured value; no '<' or '>'")
+    unit = item.get("unit")
+    return _Control(material, test, posted, str(unit), canonical(value, unit, test.canonical_unit))
+
+
+def assay_run_record(
+    *,
+    external_run_id: str,
+    method_code: str,
+    started_at: Any,
+    by: Principal,
+    instrument_code: str | None = None,
+    analyst: str = "",
+    ended_at: Any = None,
+    controls: Sequence[Mapping[str, Any]] | None = None,
+) -> AssayRun:
+    """Record an assay run with its controls, all or nothing; audited."""
+    now = timezone.now()
+    errors: list[InputError] = []
+
+    def check(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Bad as bad:
+            errors.append(InputError(bad.field, bad.reason))
+            return None
+
+    run_id = check(short_text, external_run_id, "external_run_id", 100, required=True)
+    method = TestMethod.objects.filter(code=method_code).first()
+    if method is None:
+        errors.append(InputError("method", f"unknown test method {method_code!r}"))
+    instrument = None
+    if instrument_code:
+        instrument = Instrument.objects.filter(code=instrument_code).first()
+        if instrument is None:
+            errors.append(InputError("instrument", f"unknown instrument {instrument_code!r}"))
+        elif not instrument.active:
+            errors.append(InputError("instrument", f"instrument {instrument_code} is retired"))
+    analyst = check(short_text, analyst, "analyst", 150) or ""
+    started = check(moment, started_at, "started_at", now, required=True)
+    ended = check(moment, ended_at, "ended_at", now)
+    if started and ended and ended < started:
+        errors.append(InputError("ended_at", "is before started_at"))
+    parsed, control_errors = _controls(controls)
+    errors.extend(control_errors)
+    if errors:
+        raise InvalidInput(errors)
+    assert method is not None and started is not None
+    client, user = posted_by(by)
+    try:
+        with transaction.atomic():
+            run = AssayRun.objects.create(
+                external_run_id=run_id,
+                method=method,
+                instrument=instrument,
+                analyst=analyst,
+                started_at=started,
+                ended_at=ended,
+                posted_by_client=client,
+                entered_by_user=user,
+            )
+            RunControl.objects.bulk_create(
+                RunControl(
+                    run=run,
+                    reference_material=c.reference_material,
+                    test=c.test,
+                    value_as_posted=c.value_as_posted,
+                    unit_as_posted=c.unit_as_posted,
+                    canonical_value=c.canonical_value,
+                )
+                for c in parsed
+            )
+            audit_record(
+                actor=actor_of(by),
+                action="assay_run.recorded",
+                object_type="assay_run",
+                object_id=run.external_run_id,
+                new_values={
+                    "external_run_id": run.external_run_id,
+                    "method": method.code,
+                    "instrument": instrument.code if instrument else None,
+                    "analyst": analyst,
+                    "started_at": started,
+                    "ended_at": ended,
+                    "controls": [
+                        {
+                            "reference_material": c.reference_material.code,
+                            "reference_lot": c.reference_material.lot,
+                            "test": c.test.code,
+                            "value": c.value_as_posted,
+                            "unit": c.unit_as_posted,
+                            "canonical_value": format(c.canonical_value, "f"),
+                        }
+                        for c in parsed
+                    ],
+                },
+            )
+    except IntegrityError as exc:
+        if AssayRun.objects.filter(external_run_id=run_id).exists():
+            raise StateConflict(f"assay run {run_id} already exists") from exc
+        raise
+    return run

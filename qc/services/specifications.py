@@ -1,0 +1,322 @@
+"""Specification versions: drafts, lines, QA approval with an electronic signature.
+
+A version is a draft until a QA officer approves it with a Part 11 signature
+(meaning "approved"); it then becomes effective, the previous effective version
+becomes superseded, and PostgreSQL freezes its lines (trigger).  Any edit of an
+effective version is a new draft that starts as a copy of its lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.http import HttpRequest
+from django.utils import timezone
+
+from qc.models import Product, Specification, SpecificationLine, SpecificationStatus, TestMethod
+from qc.services.errors import InvalidInput, NotAllowed, NotFound, StateConflict
+from services.accounts.models import Role, User
+from services.audit.services import audit_record
+from services.esign.models import Meaning
+from services.esign.services import signature_record, signer_authenticate
+
+_CRITERIA: Mapping[str, Any]
+_validate_params: Callable[..., None] | None
+try:  # the evaluation engine owns the criterion types and checks their parameters
+    from qc.evaluation import CRITERIA as _CRITERIA
+    from qc.evaluation import CriterionError as _CriterionError
+    from qc.evaluation import validate_params as _validate_params
+except ImportError:  # pragma: no cover - an engine-less checkout refuses every type
+    _CRITERIA = {}
+    _validate_params = None
+    _CriterionError = ValueError  # type: ignore[assignment,misc]
+
+
+def criterion_types() -> list[str]:
+    return sorted(_CRITERIA)
+
+
+def _require_qa(user: Any, what: str) -> User:
+    if not isinstance(user, User) or not user.has_role(Role.QA_OFFICER):
+        raise NotAllowed(f"only a QA officer may {what}")
+    return user
+
+
+def _reason(reason: str | None, field: str = "reason") -> str:
+    if not reason or not reason.strip():
+        raise InvalidInput.single(field, "a reason is required (EU GMP Annex 11 §9)")
+    return reason.strip()
+
+
+def _next_version(product: Product) -> int:
+    # The product row lock serialises version numbering per product.
+    Product.objects.select_for_update().filter(pk=product.pk).first()
+    current = Specification.objects.filter(product=product).aggregate(v=Max("version"))["v"]
+    return (current or 0) + 1
+
+
+def _draft_audit(spec: Specification, user: User, reason: str, action: str) -> None:
+    audit_record(
+        actor=user.audit_actor(),
+        action=action,
+        object_type="specification",
+        object_id=spec.pk,
+        new_values={
+            "product": spec.product.code,
+            "version": spec.version,
+            "status": spec.status,
+            "title": spec.title,
+            "based_on": spec.based_on.version if spec.based_on else None,
+            "lines": spec.lines.count(),
+        },
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def specification_create_draft(
+    *, product_code: str, by: User, reason: str, title: str = ""
+) -> Specification:
+    """A new, empty draft version of a product's specification."""
+    _require_qa(by, "write specifications")
+    reason = _reason(reason)
+    product = Product.objects.filter(code=product_code).first()
+    if product is None:
+        raise NotFound(f"product {product_code} does not exist")
+    spec = Specification.objects.create(
+        product=product,
+        version=_next_version(product),
+        title=title,
+        change_reason=reason,
+        created_by=by,
+    )
+    _draft_audit(spec, by, reason, "specification.draft_created")
+    return spec
+
+
+@transaction.atomic
+def specification_new_draft(*, specification_id: int, by: User, reason: str) -> Specification:
+    """A new draft version copying the lines of ``specification_id`` (to edit a frozen one)."""
+    _require_qa(by, "write specifications")
+    reason = _reason(reason)
+    source = Specification.objects.select_related("product").filter(pk=specification_id).first()
+    if source is None:
+        raise NotFound(f"specification {specification_id} does not exist")
+    spec = Specification.objects.create(
+        product=source.product,
+        version=_next_version(source.product),
+        title=source.title,
+        change_reason=reason,
+        based_on=source,
+        created_by=by,
+    )
+    SpecificationLine.objects.bulk_create(
+        SpecificationLine(
+            specification=spec,
+            position=line.position,
+            name=line.name,
+            test_id=line.test_id,
+            criterion_type=line.criterion_type,
+            params=line.params,
+            alert_params=line.alert_params,
+            decimals=line.decimals,
+            required=line.required,
+        )
+        for line in source.lines.all()
+    )
+    _draft_audit(spec, by, reason, "specification.draft_created")
+    return spec
+
+
+def _check_criterion(
+    *,
+    criterion_type: str,
+    params: Any,
+    alert_params: Any,
+    decimals: int | None,
+    test: TestMethod,
+) -> None:
+    if _validate_params is None or criterion_type not in _CRITERIA:
+        known = ", ".join(criterion_types()) or "none available"
+        raise InvalidInput.single(
+            "criterion_type", f"unknown criterion type {criterion_type!r} (known: {known})"
+        )
+    if not isinstance(params, Mapping):
+        raise InvalidInput.single("params", "must be an object")
+    if alert_params is not None and not isinstance(alert_params, Mapping):
+        raise InvalidInput.single("alert_params", "must be an object or null")
+    try:
+        _validate_params(
+            criterion_type,
+            params,
+            alert_params=alert_params,
+            decimals=decimals,
+            unit=test.canonical_unit or None,
+        )
+    except (_CriterionError, ValueError, TypeError) as exc:
+        field = "alert_params" if "alert" in str(exc) else "params"
+        raise InvalidInput.single(field, getattr(exc, "reason", str(exc))) from exc
+
+
+@transaction.atomic
+def specification_line_add(
+    *,
+    specification_id: int,
+    by: User,
+    test_code: str,
+    criterion_type: str,
+    params: Mapping[str, Any],
+    name: str = "",
+    alert_params: Mapping[str, Any] | None = None,
+    decimals: int | None = None,
+    required: bool = True,
+    position: int | None = None,
+) -> SpecificationLine:
+    """Add a line to a draft; its criterion parameters are checked by the engine now."""
+    _require_qa(by, "write specifications")
+    spec = Specification.objects.select_for_update().filter(pk=specification_id).first()
+    if spec is None:
+        raise NotFound(f"specification {specification_id} does not exist")
+    if spec.status != SpecificationStatus.DRAFT:
+        raise StateConflict(
+            f"specification v{spec.version} is {spec.status}: its lines are frozen; "
+            "make a new draft version to change it"
+        )
+    test = TestMethod.objects.filter(code=test_code).first()
+    if test is None:
+        raise InvalidInput.single("test", f"unknown test method {test_code!r}")
+    if decimals is not None and not -30 <= decimals <= 15:
+        raise InvalidInput.single("decimals", "must be between -30 and 15")
+    _check_criterion(
+        criterion_type=criterion_type,
+        params=params,
+        alert_params=alert_params,
+        decimals=decimals,
+        test=test,
+    )
+    taken = set(spec.lines.values_list("position", flat=True))
+    if position is None:
+        position = max(taken, default=0) + 1
+    elif position in taken:
+        raise InvalidInput.single("position", f"position {position} is taken in this version")
+    line = SpecificationLine.objects.create(
+        specification=spec,
+        position=position,
+        name=name or test.name,
+        test=test,
+        criterion_type=criterion_type,
+        params=dict(params),
+        alert_params=dict(alert_params) if alert_params is not None else None,
+        decimals=decimals,
+        required=required,
+    )
+    audit_record(
+        actor=by.audit_actor(),
+        action="specification.line_added",
+        object_type="specification",
+        object_id=spec.pk,
+        new_values=line.signature_content(),
+    )
+    return line
+
+
+def specification_approve(
+    *,
+    specification_id: int,
+    by: Any,
+    password: str,
+    reason: str,
+    request: HttpRequest | None = None,
+) -> Specification:
+    """QA approves a draft with a signature; it becomes effective, the old one superseded.
+
+    The password is checked first, outside the transaction, so a failed attempt is
+    recorded and counts toward the lockout even though nothing is approved.
+    """
+    _require_qa(by, "approve specifications")
+    reason = _reason(reason)
+    signer = signer_authenticate(signer=by, password=password, request=request)
+    with transaction.atomic():
+        spec = (
+            Specification.objects.select_for_update()
+            .select_related("product")
+            .filter(pk=specification_id)
+            .first()
+        )
+        if spec is None:
+            raise NotFound(f"specification {specification_id} does not exist")
+        if spec.status != SpecificationStatus.DRAFT:
+            raise StateConflict(f"specification v{spec.version} is {spec.status}, not a draft")
+        if not spec.lines.exists():
+            raise StateConflict("a specification without lines cannot be approved")
+        previous = (
+            Specification.objects.select_for_update()
+            .filter(product=spec.product, status=SpecificationStatus.EFFECTIVE)
+            .first()
+        )
+        if previous is not None:
+            previous.status = SpecificationStatus.SUPERSEDED
+            previous.save(update_fields=["status"])
+            audit_record(
+                actor=signer.audit_actor(),
+                action="specification.superseded",
+                object_type="specification",
+                object_id=previous.pk,
+                old_values={"status": SpecificationStatus.EFFECTIVE},
+                new_values={"status": SpecificationStatus.SUPERSEDED, "by_version": spec.version},
+                reason=reason,
+            )
+        signature = signature_record(
+            signer=signer,
+            meaning=Meaning.APPROVED,
+            reason=reason,
+            record=spec,
+            record_label=f"{spec.product.code} specification v{spec.version}",
+        )
+        spec.status = SpecificationStatus.EFFECTIVE
+        spec.approved_at = timezone.now()
+        spec.approved_by = signer
+        spec.approval_signature = signature
+        spec.save(update_fields=["status", "approved_at", "approved_by", "approval_signature"])
+        audit_record(
+            actor=signer.audit_actor(),
+            action="specification.approved",
+            object_type="specification",
+            object_id=spec.pk,
+            old_values={"status": SpecificationStatus.DRAFT},
+            new_values={
+                "status": SpecificationStatus.EFFECTIVE,
+                "product": spec.product.code,
+                "version": spec.version,
+                "signature_id": signature.pk,
+            },
+            reason=reason,
+        )
+    return spec
+
+
+@transaction.atomic
+def specification_withdraw(*, specification_id: int, by: User, reason: str) -> Specification:
+    """Abandon a draft (it stays on record as withdrawn)."""
+    _require_qa(by, "withdraw specifications")
+    reason = _reason(reason)
+    spec = Specification.objects.select_for_update().filter(pk=specification_id).first()
+    if spec is None:
+        raise NotFound(f"specification {specification_id} does not exist")
+    if spec.status != SpecificationStatus.DRAFT:
+        raise StateConflict(f"only a draft can be withdrawn; v{spec.version} is {spec.status}")
+    spec.status = SpecificationStatus.WITHDRAWN
+    spec.save(update_fields=["status"])
+    audit_record(
+        actor=by.audit_actor(),
+        action="specification.withdrawn",
+        object_type="specification",
+        object_id=spec.pk,
+        old_values={"status": SpecificationStatus.DRAFT},
+        new_values={"status": SpecificationStatus.WITHDRAWN},
+        reason=reason,
+    )
+    return spec
