@@ -1,0 +1,462 @@
+"""/api/v1/lots/{lot}/results/: originals kept, converted, attributed, audited, all or none."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from qc.models import Lot, Result
+from services.audit.models import AuditEvent
+from tests.qc.conftest import post_json
+
+pytestmark = pytest.mark.django_db
+
+
+def url(lot: Any) -> str:
+    return f"/api/v1/lots/{getattr(lot, 'lot_number', lot)}/results/"
+
+
+def counts() -> tuple[int, int, int]:
+    return (
+        Result.objects.count(),
+        AuditEvent.objects.count(),
+        Lot.objects.filter(data_version__gt=0).count(),
+    )
+
+
+def conc(value: Any = "2.1e11", unit: str = "particles/mL", **extra: Any) -> dict[str, Any]:
+    return {"test": "NTA-CONC", "value": value, "unit": unit, **extra}
+
+
+# ---------------------------------------------------------------------------
+# Stored as posted, converted, attributed, audited
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.requirement("ALCOA-original")
+@pytest.mark.requirement("21CFR211.194a")
+def test_results_keep_the_posted_value_and_get_the_canonical_one(
+    world: Any, lot: Any, mes_api: Any
+) -> None:
+    performed = (timezone.now() - dt.timedelta(hours=2)).isoformat()
+    run = world.run("RUN-7", method=world.conc)
+    body = {
+        "results": [
+            {
+                "test": "NTA-CONC",
+                "value": "@NUMBER@",
+                "unit": "particles/mL",
+                "run": "RUN-7",
+                "replicate": 2,
+                "performed_by": "J. Doe",
+                "performed_at": performed,
+                "raw_data": {"frames": 1498, "mode_nm": 104.5},
+            },
+            {"test": "LAL", "value": "< 0.05", "unit": "EU/mL"},
+            {"test": "LAL", "value": "0.050", "qualifier": ">", "unit": "EU/mL"},
+            {"test": "MYCO", "value": "Not  Detected"},
+            {"test": "STERILITY", "value": "No growth"},
+        ]
+    }
+    # A JSON number, written the way the instrument wrote it.
+    raw = json.dumps(body).replace('"@NUMBER@"', "2.10e11")
+    response = post_json(mes_api, url(lot), raw)
+    assert response.status_code == 201, response.json()
+    answer = response.json()
+    assert answer["count"] == 5 and answer["lot"] == lot.lot_number
+    first = Result.objects.get(pk=answer["results"][0]["id"])
+    assert first.value_as_posted == "2.10e11"  # the literal, not the float 210000000000.0
+    assert first.canonical_value == 210_000_000_000
+    assert first.canonical_unit == "particles/mL"
+    assert first.run == run and first.replicate == 2 and first.performed_by == "J. Doe"
+    assert first.raw_data == {"frames": 1498, "mode_nm": 104.5}
+    censored = Result.objects.get(pk=answer["results"][1]["id"])
+    assert (censored.qualifier, str(censored.canonical_value.normalize())) == ("<", "0.05")
+    assert censored.value_as_posted == "< 0.05"
+    assert Result.objects.get(pk=answer["results"][2]["id"]).qualifier == ">"
+    myco = Result.objects.get(pk=answer["results"][3]["id"])
+    assert (myco.value_as_posted, myco.text_value) == ("Not  Detected", "not detected")
+    assert Result.objects.get(pk=answer["results"][4]["id"]).text_value == "no growth"
+
+
+@pytest.mark.requirement("21CFR11.10e")
+@pytest.mark.requirement("ALCOA-attributable")
+def test_every_result_is_attributed_server_timestamped_and_audited(
+    world: Any, lot: Any, mes: Any, mes_api: Any
+) -> None:
+    before = timezone.now()
+    response = post_json(mes_api, url(lot), {"results": [conc(), conc("1.9e11")]})
+    assert response.status_code == 201
+    results = list(Result.objects.order_by("pk"))
+    assert all(r.posted_by_client == mes[0] and r.entered_by_user is None for r in results)
+    assert all(before <= r.received_at <= timezone.now() for r in results)
+    events = AuditEvent.objects.filter(action="result.recorded").order_by("sequence")
+    assert [e.object_id for e in events] == [str(r.pk) for r in results]
+    assert {(e.actor_type, e.actor_name) for e in events} == {("client", "MES-1")}
+    assert events[0].new_values["value"] == "2.1e11"
+    assert events[0].new_values["canonical_value"] == "210000000000"
+    assert events[0].request_id == results[0].request_id != ""
+
+
+def test_first_results_move_a_quarantined_lot_to_in_testing_and_bump_its_data_version(
+    world: Any, lot: Any, mes_api: Any
+) -> None:
+    assert (lot.status, lot.data_version) == ("quarantined", 0)
+    assert post_json(mes_api, url(lot), {"results": [conc()]}).status_code == 201
+    lot.refresh_from_db()
+    assert (lot.status, lot.data_version) == ("in_testing", 1)
+    moved = AuditEvent.objects.get(action="lot.status_changed", object_id=lot.lot_number)
+    assert moved.old_values == {"status": "quarantined"}
+    assert moved.new_values == {"status": "in_testing"}
+    response = post_json(mes_api, url(lot), {"results": [conc()]})
+    assert response.json()["data_version"] == 2
+    assert AuditEvent.objects.filter(action="lot.status_changed").count() == 1
+
+
+def test_evaluation_is_enqueued_once_the_results_commit(
+    world: Any, lot: Any, mes_api: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    import qc.tasks
+
+    enqueued: list[int] = []
+    monkeypatch.setattr(qc.tasks, "enqueue_lot_evaluation", enqueued.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        post_json(mes_api, url(lot), {"results": [conc()]})
+    assert enqueued == [lot.pk]
+
+
+def test_a_qc_analyst_may_post_results_attributed_to_them(
+    world: Any, lot: Any, analyst: Any, api_as: Any
+) -> None:
+    response = post_json(api_as(analyst), url(lot), {"results": [conc()]}, key=None)
+    assert response.status_code == 201
+    result = Result.objects.get()
+    assert result.entered_by_user == analyst and result.posted_by_client is None
+    assert AuditEvent.objects.get(action="result.recorded").actor_name.endswith("(analyst)")
+
+
+@pytest.mark.requirement("21CFR11.10d")
+@pytest.mark.parametrize("persona", ["reviewer", "qa", "qp", "auditor", "admin_user"])
+def test_other_roles_read_results_but_cannot_post_them(
+    world: Any, lot: Any, persona: str, request: Any, api_as: Any
+) -> None:
+    client = api_as(request.getfixturevalue(persona))
+    assert post_json(client, url(lot), {"results": [conc()]}).status_code == 403
+    assert client.get(url(lot)).status_code == 200
+    assert Result.objects.count() == 0
+
+
+def test_anonymous_requests_are_refused(world: Any, lot: Any) -> None:
+    from rest_framework.test import APIClient
+
+    assert post_json(APIClient(), url(lot), {"results": [conc()]}).status_code in {401, 403}
+    assert APIClient().get(url(lot)).status_code in {401, 403}
+
+
+# ---------------------------------------------------------------------------
+# Corrections and retests: new results that supersede, never edits
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.requirement("ALCOA-original")
+@pytest.mark.requirement("21CFR11.10e")
+def test_a_correction_is_a_new_result_superseding_the_old_one(
+    world: Any, lot: Any, mes_api: Any
+) -> None:
+    first = post_json(mes_api, url(lot), {"results": [conc("2.1e11")]}).json()["results"][0]
+    body = {
+        "results": [conc("2.2e11", supersedes=first["id"], supersede_reason="transcription error")]
+    }
+    response = post_json(mes_api, url(lot), body)
+    assert response.status_code == 201, response.json()
+    listed = mes_api.get(url(lot)).json()["results"]
+    assert [r["value"] for r in listed] == ["2.1e11", "2.2e11"]
+    assert listed[0]["superseded_by"] == listed[1]["id"]
+    assert listed[1]["supersedes"] == first["id"]
+    assert listed[1]["supersede_reason"] == "transcription error"
+    event = AuditEvent.objects.filter(action="result.recorded").last()
+    assert event is not None and event.new_values["supersedes"] == first["id"]
+    again = {"results": [conc("2.3e11", supersedes=first["id"], supersede_reason="again")]}
+    refused = post_json(mes_api, url(lot), again)
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["field"] == "supersedes"
+    assert "already superseded" in refused.json()["errors"][0]["reason"]
+
+
+@pytest.mark.requirement("ALCOA-original")
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_results_cannot_be_changed_or_deleted_through_the_api(
+    world: Any, lot: Any, mes_api: Any, analyst: Any, api_as: Any, method: str
+) -> None:
+    result_id = post_json(mes_api, url(lot), {"results": [conc()]}).json()["results"][0]["id"]
+    for client in (mes_api, api_as(analyst)):
+        for target in (f"/api/v1/results/{result_id}/", url(lot)):
+            response = getattr(client, method)(target, {"value": "1"}, format="json")
+            assert response.status_code == 405, (target, response.status_code)
+    assert Result.objects.get().value_as_posted == "2.1e11"
+
+
+@pytest.mark.requirement("ALCOA-original")
+@pytest.mark.requirement("21CFR11.10e")
+def test_the_database_refuses_to_update_or_delete_a_result(
+    world: Any, lot: Any, mes_api: Any
+) -> None:
+    post_json(mes_api, url(lot), {"results": [conc()]})
+    for attempt in (
+        lambda: Result.objects.update(value_as_posted="1"),
+        lambda: Result.objects.all().delete(),
+    ):
+        with pytest.raises(DatabaseError, match="pgtrigger"), transaction.atomic():
+            attempt()
+    assert Result.objects.get().value_as_posted == "2.1e11"
+
+
+# ---------------------------------------------------------------------------
+# Refused input: 400 naming index and field; nothing stored, nothing audited
+# ---------------------------------------------------------------------------
+
+FUTURE = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+SKEWED = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)).isoformat()
+
+BAD_ITEMS = [
+    pytest.param({"test": "NOPE", "value": 1, "unit": "nm"}, "test", "unknown", id="unknown-test"),
+    pytest.param({"value": 1, "unit": "nm"}, "test", "required", id="missing-test"),
+    pytest.param(conc("abc"), "value", "number", id="numeric-test-text-value"),
+    pytest.param(conc(True), "value", "number", id="boolean-value"),
+    pytest.param({"test": "STERILITY", "value": 3}, "value", "text", id="qualitative-number"),
+    pytest.param({"test": "STERILITY", "value": "cloudy"}, "value", "allowed", id="not-allowed"),
+    pytest.param({"test": "MYCO", "value": "maybe"}, "value", "detected", id="detection-value"),
+    pytest.param(conc("NaN"), "value", "finite", id="nan-text"),
+    pytest.param(conc("-Infinity"), "value", "finite", id="infinite-text"),
+    pytest.param(conc("1e999"), "value", "out of range", id="too-large"),
+    pytest.param(conc("-5e10"), "value", "negative", id="negative-count"),
+    pytest.param(conc(None), "value", "required", id="missing-value"),
+    pytest.param(conc("2.1 x10^11/mL"), "value", "unit", id="unit-inside-value"),
+    pytest.param(conc(unit="nm"), "unit", "particle concentration", id="wrong-dimension"),
+    pytest.param(conc(unit="furlongs"), "unit", "not known", id="unknown-unit"),
+    pytest.param({"test": "NTA-CONC", "value": "2e11"}, "unit", "required", id="missing-unit"),
+    pytest.param(conc(qualifier="~"), "qualifier", "'<', '>'", id="bad-qualifier"),
+    pytest.param(conc("< 1", qualifier=">"), "qualifier", "contradicts", id="two-qualifiers"),
+    pytest.param(conc(performed_at=FUTURE), "performed_at", "future", id="future"),
+    pytest.param(conc(performed_at="2025-03-01T10:00:00"), "performed_at", "offset", id="naive"),
+    pytest.param(conc(performed_at="yesterday"), "performed_at", "ISO 8601", id="not-a-date"),
+    pytest.param(conc(run="RUN-404"), "run", "unknown assay run", id="unknown-run"),
+    pytest.param(conc(replicate=0), "replicate", "between", id="replicate-zero"),
+    pytest.param(conc(replicate="2"), "replicate", "whole number", id="replicate-text"),
+    pytest.param(
+        conc(supersedes=999999, supersede_reason="x"), "supersedes", "not exist", id="sup"
+    ),
+    pytest.param(conc(supersede_reason="why"), "supersede_reason", "without", id="reason-alone"),
+    pytest.param(conc(colour="red"), "colour", "unknown field", id="unknown-field"),
+    pytest.param(conc(performed_by=7), "performed_by", "text", id="performer-not-text"),
+    pytest.param("2.1e11", None, "object", id="item-not-an-object"),
+]
+
+
+@pytest.mark.requirement("21CFR11.10e")
+@pytest.mark.parametrize(("item", "field", "reason"), BAD_ITEMS)
+def test_a_bad_item_is_refused_by_index_and_field_and_nothing_is_stored(
+    world: Any, lot: Any, mes_api: Any, item: Any, field: str | None, reason: str
+) -> None:
+    before = counts()
+    response = post_json(mes_api, url(lot), {"results": [conc(), conc(), item]})
+    assert response.status_code == 400, response.json()
+    body = response.json()
+    assert body["detail"].endswith("nothing was stored")
+    assert body["errors"][0]["index"] == 2
+    assert body["errors"][0]["field"] == field
+    assert reason.lower() in body["errors"][0]["reason"].lower()
+    assert counts() == before, "a refused request stores nothing and audits nothing"
+
+
+def test_clock_skew_of_a_few_minutes_is_tolerated(world: Any, lot: Any, mes_api: Any) -> None:
+    assert post_json(mes_api, url(lot), {"results": [conc(performed_at=SKEWED)]}).status_code == 201
+
+
+def test_a_negative_value_is_fine_where_the_test_allows_it(
+    world: Any, lot: Any, mes_api: Any
+) -> None:
+    item = {"test": "SPIKE-BIAS", "value": "-3.5", "unit": "%"}
+    assert post_json(mes_api, url(lot), {"results": [item]}).status_code == 201
+
+
+def test_a_json_nan_or_infinity_literal_is_refused_by_index(
+    world: Any, lot: Any, mes_api: Any
+) -> None:
+    body = '{"results": [{"test": "NTA-CONC", "value": NaN, "unit": "particles/mL"},' + (
+        '{"test": "NTA-CONC", "value": Infinity, "unit": "particles/mL"}]}'
+    )
+    response = post_json(mes_api, url(lot), body)
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert [(e["index"], e["field"]) for e in errors] == [(0, "value"), (1, "value")]
+    assert Result.objects.count() == 0
+
+
+def test_raw_data_with_nan_is_refused(world: Any, lot: Any, mes_api: Any) -> None:
+    body = '{"results": [{"test": "MYCO", "value": "detected", "raw_data": {"ct": NaN}}]}'
+    response = post_json(mes_api, url(lot), body)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "raw_data"
+
+
+def test_supersedes_must_name_a_result_of_the_same_lot_and_test(
+    world: Any, lot: Any, mes_api: Any
+) -> None:
+    other_lot = world.lot("LOT-OTHER")
+    mine = post_json(mes_api, url(lot), {"results": [conc()]}).json()["results"][0]["id"]
+    theirs = post_json(mes_api, url(other_lot), {"results": [conc()]}).json()["results"][0]["id"]
+    before = counts()
+    body = {
+        "results": [
+            conc(supersedes=theirs, supersede_reason="typo"),
+            {
+                "test": "LAL",
+                "value": "0.1",
+                "unit": "EU/mL",
+                "supersedes": mine,
+                "supersede_reason": "typo",
+            },
+            conc(supersedes=mine),
+        ]
+    }
+    response = post_json(mes_api, url(lot), body)
+    assert response.status_code == 400
+    errors = [(e["index"], e["field"], e["reason"]) for e in response.json()["errors"]]
+    assert errors[0][:2] == (0, "supersedes") and "another lot" in errors[0][2]
+    assert errors[1][:2] == (1, "supersedes") and "another test" in errors[1][2]
+    assert errors[2][:2] == (2, "supersede_reason") and "required" in errors[2][2]
+    assert counts() == before
+
+
+def test_two_items_cannot_supersede_the_same_result(world: Any, lot: Any, mes_api: Any) -> None:
+    first = post_json(mes_api, url(lot), {"results": [conc()]}).json()["results"][0]["id"]
+    twice = [conc(supersedes=first, supersede_reason="retest")] * 2
+    response = post_json(mes_api, url(lot), {"results": twice})
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "supersedes", "reason": f"item 0 supersedes result {first} too", "index": 1}
+    ]
+
+
+def test_a_result_in_a_run_of_another_technique_is_refused(
+    world: Any, lot: Any, mes_api: Any
+) -> None:
+    world.run("LAL-RUN", method=world.endotoxin)
+    response = post_json(mes_api, url(lot), {"results": [conc(run="LAL-RUN")]})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "run"
+    assert "LAL run" in response.json()["errors"][0]["reason"]
+
+
+def test_every_bad_item_of_a_request_is_reported_at_once(
+    world: Any, lot: Any, mes_api: Any
+) -> None:
+    items = [conc(), conc(unit="nm"), conc(), {"test": "X", "value": 1}, conc("-1")]
+    response = post_json(mes_api, url(lot), {"results": items})
+    assert response.status_code == 400
+    assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [
+        (1, "unit"),
+        (3, "test"),
+        (4, "value"),
+    ]
+    assert response.json()["detail"] == "3 problems in the request; nothing was stored"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "results"),
+        ({"results": []}, "results"),
+        ({"results": {"test": "X"}}, "results"),
+        ({"results": [conc()], "lot": "x"}, "lot"),
+        ([conc()], None),
+    ],
+)
+def test_the_body_must_be_an_object_with_a_list_of_results(
+    world: Any, lot: Any, mes_api: Any, body: Any, field: str | None
+) -> None:
+    response = post_json(mes_api, url(lot), body)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == field
+
+
+def test_malformed_json_is_a_400_with_a_reason(world: Any, lot: Any, mes_api: Any) -> None:
+    response = post_json(mes_api, url(lot), b'{"results": [{"test": "NTA-CONC",')
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["detail"]
+    assert Result.objects.count() == 0
+
+
+def test_too_many_results_in_one_request_is_a_400(
+    world: Any, lot: Any, mes_api: Any, settings: Any
+) -> None:
+    settings.RESULTS_PER_REQUEST_LIMIT = 3
+    response = post_json(mes_api, url(lot), {"results": [conc()] * 4})
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "results", "reason": "4 results in one request; the limit is 3"}
+    ]
+    assert post_json(mes_api, url(lot), {"results": [conc()] * 3}).status_code == 201
+
+
+def test_a_body_over_the_size_limit_is_a_413_not_a_500(
+    world: Any, lot: Any, mes_api: Any, settings: Any
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    response = post_json(mes_api, url(lot), {"results": [conc()] * 100})
+    assert response.status_code == 413
+    assert "larger than the limit" in response.json()["detail"]
+    assert Result.objects.count() == 0
+
+
+def test_5000_results_are_stored_in_one_request(world: Any, lot: Any, mes_api: Any) -> None:
+    items = [conc(f"{i + 1}e9", replicate=i % 3 + 1) for i in range(5000)]
+    response = post_json(mes_api, url(lot), {"results": items})
+    assert response.status_code == 201
+    assert Result.objects.count() == 5000
+    assert AuditEvent.objects.filter(action="result.recorded").count() == 5000
+
+
+def test_unknown_lot_is_a_404(world: Any, mes_api: Any) -> None:
+    response = post_json(mes_api, url("NO-SUCH-LOT"), {"results": [conc()]})
+    assert response.status_code == 404
+    assert "NO-SUCH-LOT" in response.json()["detail"]
+    assert mes_api.get(url("NO-SUCH-LOT")).status_code == 404
+
+
+# ---------------------------------------------------------------------------
+# Reading results back
+# ---------------------------------------------------------------------------
+
+
+def test_results_read_back_with_everything_a_reviewer_needs(
+    world: Any, lot: Any, mes_api: Any, reviewer: Any, api_as: Any
+) -> None:
+    post_json(mes_api, url(lot), {"results": [conc("210", "particles/pL", run=None)]})
+    [row] = api_as(reviewer).get(url(lot)).json()["results"]
+    assert row["value"] == "210" and row["unit"] == "particles/pL"
+    assert row["canonical_value"] == "210000000000"
+    assert row["canonical_unit"] == "particles/mL"
+    assert row["posted_by"] == {"type": "client", "name": "MES-1"}
+    assert row["invalidated"] is False and row["invalidation_reason"] is None
+    assert row["supersedes"] is None and row["superseded_by"] is None
+    assert row["received_at"].endswith("Z")
+
+
+def test_results_list_filters_by_lot_and_test(world: Any, mes_api: Any) -> None:
+    one, two = world.lot("LOT-A"), world.lot("LOT-B")
+    post_json(mes_api, url(one), {"results": [conc(), {"test": "MYCO", "value": "detected"}]})
+    post_json(mes_api, url(two), {"results": [conc()]})
+    assert len(mes_api.get("/api/v1/results/").json()["results"]) == 3
+    assert len(mes_api.get("/api/v1/results/?lot=LOT-A").json()["results"]) == 2
+    assert len(mes_api.get("/api/v1/results/?lot=LOT-A&test=MYCO").json()["results"]) == 1
+    assert len(mes_api.get(url(one) + "?test=NTA-CONC").json()["results"]) == 1
+    page = mes_api.get("/api/v1/results/?page_size=2").json()
+    assert len(page["results"]) == 2 and page["next"]
+    assert len(mes_api.get(page["next"]).json()["results"]) == 1
