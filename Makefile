@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/mypy services qc releases
 
 bench: $(STAMP)
-	$(BIN)/python -m services.launcher test tests/bench -p no:cacheprovider -s $(BENCH_ARGS)
+	$(BIN)/python -m services.launcher bench $(BENCH)
 
 schema: $(STAMP)
 	$(BIN)/python manage.py spectacular --file openapi.yaml --validate

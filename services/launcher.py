@@ -2,6 +2,7 @@
 
     python -m services.launcher run           # web + worker + beat on embedded defaults
     python -m services.launcher test [ARGS]   # pytest on real services, or embedded ones
+    python -m services.launcher bench [SCRIPT...]  # the benchmarks in tests/bench/
 
 ``run`` uses DATABASE_URL / REDIS_URL when set, and otherwise the embedded
 PostgreSQL (data under ./var/) and kombu's filesystem transport.  ``test``
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -177,45 +180,46 @@ def run() -> int:
     return exit_code
 
 
-def test(pytest_args: list[str]) -> int:
-    env = dict(os.environ)
+@contextmanager
+def test_services(env: dict[str, str]) -> Iterator[bool]:
+    """Point ``env`` at PostgreSQL and Redis: the real ones when they answer, else
+    embedded ones (started here, stopped on exit).  Yields False when a required
+    service is absent (EVRELEASE_REQUIRE_SERVICES=1)."""
     required = env.get("EVRELEASE_REQUIRE_SERVICES", "") in {"1", "true", "yes"}
     database_url = env.get("DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
     redis_url = env.get("REDIS_URL", DEFAULT_TEST_REDIS_URL)
     redis_process = None
     embedded_pg: Path | None = None
-
-    if _postgres_answers(database_url):
-        say(f"PostgreSQL: {urlsplit(database_url).hostname}:{urlsplit(database_url).port or 5432}")
-        env["DATABASE_URL"] = database_url
-    elif required:
-        say(f"PostgreSQL at {database_url} does not answer, and EVRELEASE_REQUIRE_SERVICES is set")
-        return 2
-    else:
-        say("PostgreSQL does not answer: using the embedded one (./var/test-pgdata)")
-        embedded_pg = embedded.var_dir() / "test-pgdata"
-        env["DATABASE_URL"] = embedded.postgres_url(embedded_pg)
-
-    if _redis_answers(redis_url):
-        say(f"Redis: {redis_url}")
-        env["REDIS_URL"] = redis_url
-    elif required:
-        say(f"Redis at {redis_url} does not answer, and EVRELEASE_REQUIRE_SERVICES is set")
-        return 2
-    else:
-        port = embedded.free_port()
-        say(f"Redis does not answer: starting the embedded redis-server on port {port}")
-        redis_process = embedded.redis_start(embedded.var_dir() / "test-redis", port)
-        env["REDIS_URL"] = f"redis://127.0.0.1:{port}/15"
-        env["EVRELEASE_EMBEDDED_REDIS_PORT"] = str(port)
-
-    env.setdefault("EVRELEASE_TESTING", "true")
-    # Concurrent runs on one machine get their own test database and broker keys.
-    env.setdefault("TEST_DATABASE_NAME", f"test_evrelease_{os.getpid()}")
-    env.setdefault("CELERY_KEY_PREFIX", f"test{os.getpid()}:")
     try:
-        command = [PYTHON, "-m", "pytest", *pytest_args]
-        return subprocess.call(command, cwd=BASE_DIR, env=env)  # noqa: S603
+        if _postgres_answers(database_url):
+            parts = urlsplit(database_url)
+            say(f"PostgreSQL: {parts.hostname}:{parts.port or 5432}")
+            env["DATABASE_URL"] = database_url
+        elif required:
+            say(
+                f"PostgreSQL at {database_url} does not answer, "
+                "and EVRELEASE_REQUIRE_SERVICES is set"
+            )
+            yield False
+            return
+        else:
+            say("PostgreSQL does not answer: using the embedded one (./var/test-pgdata)")
+            embedded_pg = embedded.var_dir() / "test-pgdata"
+            env["DATABASE_URL"] = embedded.postgres_url(embedded_pg)
+
+        if _redis_answers(redis_url):
+            say(f"Redis: {redis_url}")
+            env["REDIS_URL"] = redis_url
+        elif required:
+            say(f"Redis at {redis_url} does not answer, and EVRELEASE_REQUIRE_SERVICES is set")
+            yield False
+            return
+        else:
+            port = embedded.free_port()
+            say(f"Redis does not answer: starting the embedded redis-server on port {port}")
+            redis_process = embedded.redis_start(embedded.var_dir() / "test-redis", port)
+            env["REDIS_URL"] = f"redis://127.0.0.1:{port}/15"
+        yield True
     finally:
         if redis_process is not None:
             redis_process.terminate()
@@ -224,12 +228,42 @@ def test(pytest_args: list[str]) -> int:
             embedded.postgres_stop(embedded_pg)
 
 
+def test(pytest_args: list[str]) -> int:
+    env = dict(os.environ)
+    with test_services(env) as available:
+        if not available:
+            return 2
+        env.setdefault("EVRELEASE_TESTING", "true")
+        # Concurrent runs on one machine get their own test database and broker keys.
+        env.setdefault("TEST_DATABASE_NAME", f"test_evrelease_{os.getpid()}")
+        env.setdefault("CELERY_KEY_PREFIX", f"test{os.getpid()}:")
+        command = [PYTHON, "-m", "pytest", *pytest_args]
+        return subprocess.call(command, cwd=BASE_DIR, env=env)  # noqa: S603
+
+
+def bench(scripts: list[str]) -> int:
+    """Run the benchmark scripts (default: every tests/bench/bench_*.py) on the test services."""
+    paths = scripts or sorted(str(p) for p in (BASE_DIR / "tests" / "bench").glob("bench_*.py"))
+    env = dict(os.environ)
+    with test_services(env) as available:
+        if not available:
+            return 2
+        for path in paths:
+            say(f"benchmark {path}")
+            code = subprocess.call([PYTHON, path], cwd=BASE_DIR, env=env)  # noqa: S603
+            if code:
+                return code
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"run", "test"}:
+    if not argv or argv[0] not in {"run", "test", "bench"}:
         print(__doc__)
         return 2
     if argv[0] == "run":
         return run()
+    if argv[0] == "bench":
+        return bench(argv[1:])
     return test(argv[1:])
 
 
