@@ -2,21 +2,28 @@
 
 Nothing is stored: the draft is compiled once and every lot of the product is
 evaluated against it in chunks, with the inputs of a whole chunk loaded in a
-fixed number of queries.
+fixed number of queries.  With ``processes > 1`` the chunks are shared between
+forked processes (each with its own database connection): the engine is pure
+CPU work, so two cores nearly halve the time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import multiprocessing
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from django.db import connections
 from django.db.models import OuterRef, Subquery
 
-from qc.evaluation import compile_spec, evaluate_lot
+from qc.evaluation import CompiledSpec, compile_spec, evaluate_lot
 from qc.models import Evaluation, Lot, Specification
 from qc.services.evaluation_inputs import inputs_for_lots, spec_lines_of
 
 CHUNK = 1000
+
+# Set before forking so child processes inherit the compiled spec without pickling it.
+_compiled_for_children: CompiledSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,29 +38,58 @@ class LotImpact:
         return self.current_verdict != self.new_verdict
 
 
-def specification_impact(specification: Specification) -> Iterator[LotImpact]:
-    """Evaluate every lot of the product against ``specification``; yield each outcome."""
-    compiled = compile_spec(spec_lines_of(specification))
+def _impact_of_chunk(compiled: CompiledSpec, lot_ids: Sequence[int]) -> list[LotImpact]:
     current = Evaluation.objects.filter(lot=OuterRef("pk")).order_by("-pk").values("verdict")[:1]
-    lots = (
-        Lot.objects.filter(product_id=specification.product_id)
+    lots = list(
+        Lot.objects.filter(pk__in=lot_ids)
         .annotate(current_verdict=Subquery(current))
         .only("pk", "lot_number", "process")
         .order_by("pk")
     )
-    last_pk = 0
-    while True:
-        chunk = list(lots.filter(pk__gt=last_pk)[:CHUNK])
-        if not chunk:
-            return
-        inputs = inputs_for_lots(chunk)
-        for lot in chunk:
-            data = inputs[lot.pk]
-            outcome = evaluate_lot(data.lot, compiled, data.results, data.runs)
-            yield LotImpact(
+    inputs = inputs_for_lots(lots)
+    impacts = []
+    for lot in lots:
+        data = inputs[lot.pk]
+        outcome = evaluate_lot(data.lot, compiled, data.results, data.runs)
+        impacts.append(
+            LotImpact(
                 lot.lot_number,
-                lot.current_verdict,
-                outcome.verdict,  # type: ignore[attr-defined]
+                lot.current_verdict,  # type: ignore[attr-defined]
+                outcome.verdict,
                 outcome.reasons,
             )
-        last_pk = chunk[-1].pk
+        )
+    return impacts
+
+
+def _impact_in_child(lot_ids: Sequence[int]) -> list[LotImpact]:
+    assert _compiled_for_children is not None
+    return _impact_of_chunk(_compiled_for_children, lot_ids)
+
+
+def specification_impact(
+    specification: Specification, *, processes: int = 1
+) -> Iterator[LotImpact]:
+    """Evaluate every lot of the product against ``specification``; yield each outcome.
+
+    ``processes > 1`` forks worker processes: use it from a command, not from a
+    threaded web server.
+    """
+    global _compiled_for_children
+    compiled = compile_spec(spec_lines_of(specification))
+    lot_ids = list(
+        Lot.objects.filter(product_id=specification.product_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    chunks = [lot_ids[start : start + CHUNK] for start in range(0, len(lot_ids), CHUNK)]
+    if processes <= 1 or len(chunks) < 2:
+        for chunk in chunks:
+            yield from _impact_of_chunk(compiled, chunk)
+        return
+    _compiled_for_children = compiled
+    connections.close_all()  # children must open their own connections
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes) as pool:
+        for impacts in pool.imap(_impact_in_child, chunks):
+            yield from impacts

@@ -1,3 +1,4 @@
+import os
 import time
 from typing import Any
 
@@ -17,9 +18,21 @@ class Command(BaseCommand):
         parser.add_argument("product", help="product code, e.g. EVX-MSC-01")
         parser.add_argument("--version", type=int, required=True, dest="spec_version")
         parser.add_argument("--all", action="store_true", help="list unchanged lots too")
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="evaluate in this many processes (default: one per core)",
+        )
 
     def handle(
-        self, *args: Any, product: str, spec_version: int, all: bool, **options: Any
+        self,
+        *args: Any,
+        product: str,
+        spec_version: int,
+        all: bool,
+        processes: int,
+        **options: Any,
     ) -> None:
         specification = Specification.objects.filter(
             product__code=product, version=spec_version
@@ -28,7 +41,7 @@ class Command(BaseCommand):
             raise CommandError(f"{product} has no specification version {spec_version}")
         started = time.perf_counter()
         total = changed = 0
-        for impact in specification_impact(specification):
+        for impact in specification_impact(specification, processes=processes):
             total += 1
             if impact.changes:
                 changed += 1
