@@ -351,7 +351,7 @@ def _master_data(admin: User) -> None:
     for code, lot, name, kind, limits in materials:
         material = ReferenceMaterial.objects.filter(code=code, lot=lot).first()
         if material is None:
-            material = master_data_save(
+            material = master_data_save(  # type: ignore[assignment]
                 instance=ReferenceMaterial(
                     code=code,
                     lot=lot,

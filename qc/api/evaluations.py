@@ -22,7 +22,7 @@ class EvaluationLineSerializer(serializers.Serializer):
     test = serializers.CharField(source="test_code")
     name = serializers.CharField(source="display_name")
     criterion = serializers.CharField(source="criterion_type")
-    required = serializers.BooleanField()
+    required = serializers.BooleanField()  # type: ignore[assignment]
     verdict = serializers.CharField()
     reason = serializers.CharField()
     used_result_ids = serializers.ListField(child=serializers.CharField())

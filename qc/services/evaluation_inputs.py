@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from qc.evaluation import ControlInput, LotInput, ResultInput, RunInput, SpecLine
+from qc.evaluation.types import Qualifier
 from qc.models import (
     AssayRun,
     Lot,
@@ -25,6 +26,7 @@ from qc.models import (
     SpecificationLine,
 )
 
+_QUALIFIERS: dict[str, Qualifier] = {"<": "<", ">": ">"}
 _MISSING_RANGE_STATUS = "without a certified acceptance range for this test"
 
 
@@ -57,7 +59,8 @@ def spec_lines_of(specification: Specification) -> list[SpecLine]:
 def plain(value: Decimal) -> Decimal:
     """Drop the column's trailing zeros without switching to exponent notation."""
     normal = value.normalize()
-    return normal if normal.as_tuple().exponent <= 0 else normal.quantize(Decimal(1))
+    exponent = normal.as_tuple().exponent
+    return normal if isinstance(exponent, int) and exponent <= 0 else normal.quantize(Decimal(1))
 
 
 def _fact(value: Any) -> str | int | Decimal:
@@ -87,7 +90,7 @@ def _runs(run_ids: set[int]) -> dict[int, RunInput]:
         )
     }
     controls: dict[int, list[ControlInput]] = defaultdict(list)
-    rows = RunControl.objects.filter(run_id__in=run_ids).values(
+    control_rows = RunControl.objects.filter(run_id__in=run_ids).values(
         "run_id",
         "reference_material_id",
         "reference_material__code",
@@ -99,7 +102,7 @@ def _runs(run_ids: set[int]) -> dict[int, RunInput]:
         "test__canonical_unit",
         "canonical_value",
     )
-    rows = list(rows)
+    rows = list(control_rows)
     limits = {
         (limit.reference_material_id, limit.test_id): limit
         for limit in ReferenceMaterialLimit.objects.filter(
@@ -180,7 +183,7 @@ def inputs_for_lots(lots: Sequence[Lot] | Iterable[Lot]) -> dict[int, LotInputs]
                 result_id=str(row["pk"]),
                 test_code=row["test__code"],
                 value=plain(value) if value is not None else None,
-                qualifier=row["qualifier"] or None,
+                qualifier=_QUALIFIERS.get(row["qualifier"]),
                 text_value=row["text_value"] or None,
                 unit=row["canonical_unit"],
                 replicate=row["replicate"],
