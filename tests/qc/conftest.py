@@ -38,3 +38,14 @@ def post_json(client: Any, url: str, body: Any, key: str | None = "auto", **extr
 @pytest.fixture
 def post() -> Callable[..., Any]:
     return post_json
+
+
+@pytest.fixture
+def no_enqueue(monkeypatch: Any) -> list[int]:
+    """Committed tests must not publish evaluation tasks of their lots to a real broker:
+    record the lots instead."""
+    import qc.tasks
+
+    enqueued: list[int] = []
+    monkeypatch.setattr(qc.tasks, "enqueue_lot_evaluation", enqueued.append)
+    return enqueued

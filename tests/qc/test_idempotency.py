@@ -29,16 +29,6 @@ def url(lot: Any) -> str:
     return f"/api/v1/lots/{lot.lot_number}/results/"
 
 
-@pytest.fixture
-def no_enqueue(monkeypatch: Any) -> list[int]:
-    """Committed tests must not publish evaluation tasks of their lots to a real broker."""
-    import qc.tasks
-
-    enqueued: list[int] = []
-    monkeypatch.setattr(qc.tasks, "enqueue_lot_evaluation", enqueued.append)
-    return enqueued
-
-
 @pytest.mark.django_db
 class TestRules:
     def test_a_retry_with_the_same_key_and_body_returns_the_first_answer(
