@@ -127,6 +127,7 @@ def _command(request: Request, work: Callable[[], Response]) -> HttpResponseBase
 # ---------------------------------------------------------------------------
 
 
+@extend_schema(tags=["master data"])
 class ProductViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
     queryset = selectors.product_list()
     serializer_class = ProductSerializer
@@ -192,6 +193,7 @@ class ProductViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
         return _command(request, work)
 
 
+@extend_schema(tags=["master data"])
 class TestMethodViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
     queryset = selectors.test_method_list()
     serializer_class = TestMethodSerializer
@@ -200,6 +202,7 @@ class TestMethodViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = CODE_IN_PATH
 
 
+@extend_schema(tags=["master data"])
 class InstrumentViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
     queryset = selectors.instrument_list()
     serializer_class = InstrumentSerializer
@@ -208,6 +211,7 @@ class InstrumentViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = CODE_IN_PATH
 
 
+@extend_schema(tags=["master data"])
 class ReferenceMaterialViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
     queryset = selectors.reference_material_list()
     serializer_class = ReferenceMaterialSerializer
@@ -219,6 +223,7 @@ class ReferenceMaterialViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
 # ---------------------------------------------------------------------------
 
 
+@extend_schema(tags=["specifications"])
 class SpecificationViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
     queryset = selectors.specification_list()
     serializer_class = SpecificationSerializer
@@ -321,6 +326,7 @@ class SpecificationViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
 # ---------------------------------------------------------------------------
 
 
+@extend_schema(tags=["lots"])
 class LotViewSet(
     QcViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -403,6 +409,7 @@ def _recorded_body(recorded: ResultsRecorded) -> dict[str, Any]:
     }
 
 
+@extend_schema(tags=["results"])
 class LotResultsView(QcViewMixin, mixins.ListModelMixin):
     """GET: a lot's results (append-only stream, cursor pages).  POST: record results."""
 
@@ -457,6 +464,7 @@ class LotResultsView(QcViewMixin, mixins.ListModelMixin):
 # ---------------------------------------------------------------------------
 
 
+@extend_schema(tags=["assay runs"])
 class AssayRunViewSet(
     QcViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -493,6 +501,7 @@ class AssayRunViewSet(
         return _command(request, work)
 
 
+@extend_schema(tags=["results"])
 class ResultViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
     """Results of every lot (filter by lot, test, run).  Never updated nor deleted."""
 
