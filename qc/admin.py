@@ -90,8 +90,8 @@ def _is_field(obj: models.Model, name: str) -> bool:
     return True
 
 
-class ViewOnlyAdmin(admin.ModelAdmin):
-    """GMP records change only through their workflows; here they are read."""
+class ReadOnly:
+    """GMP records change only through their workflows; in the admin they are read."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -103,18 +103,13 @@ class ViewOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ViewOnlyInline(admin.TabularInline):
+class ViewOnlyAdmin(ReadOnly, admin.ModelAdmin):
+    pass
+
+
+class ViewOnlyInline(ReadOnly, admin.TabularInline):
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # ---------------------------------------------------------------------------

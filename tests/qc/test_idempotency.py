@@ -228,11 +228,9 @@ def test_concurrent_retries_over_http_store_exactly_one_copy(
     ]
     body = json.dumps({"results": items}).encode()
     barrier = threading.Barrier(8)
-    answers: list[tuple[int, bytes]] = []
-    lock = threading.Lock()
 
-    def send() -> None:
-        request = urllib.request.Request(
+    def same_request() -> urllib.request.Request:
+        return urllib.request.Request(
             f"{live_server.url}{url(lot)}",
             data=body,
             method="POST",
@@ -242,6 +240,12 @@ def test_concurrent_retries_over_http_store_exactly_one_copy(
                 "Idempotency-Key": "same-batch",
             },
         )
+
+    answers: list[tuple[int, bytes]] = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        request = same_request()
         barrier.wait()
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
@@ -265,16 +269,7 @@ def test_concurrent_retries_over_http_store_exactly_one_copy(
     assert AuditEvent.objects.filter(action="result.recorded").count() == 300
     assert Lot.objects.get(pk=lot.pk).data_version == 1
     # Once the first has finished, every retry gets its answer.
-    retry = urllib.request.Request(
-        f"{live_server.url}{url(lot)}",
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "Authorization": f"Api-Key {mes[1]}",
-            "Idempotency-Key": "same-batch",
-        },
-    )
+    retry = same_request()
     with urllib.request.urlopen(retry, timeout=60) as response:
         assert response.status == 201
         assert response.headers["Idempotent-Replayed"] == "true"

@@ -415,6 +415,23 @@ def test_a_body_over_the_size_limit_is_a_413_not_a_500(
     assert Result.objects.count() == 0
 
 
+def test_the_413_holds_on_every_parser_path(
+    world: Any, lot: Any, mes_api: Any, analyst: Any, api_as: Any, settings: Any
+) -> None:
+    """Without an idempotency key DRF's parser reads the body; it must answer 413 too."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    big = {"results": [conc()] * 100}
+    assert post_json(api_as(analyst), url(lot), big, key=None).status_code == 413
+    lot_body = {
+        "lot_number": "BIG-1",
+        "product": "EV-MSC-01",
+        "manufactured_on": "2025-01-01",
+        "process": {"isolation_method": "SEC", "note": "x" * 5000},
+    }
+    assert post_json(mes_api, "/api/v1/lots/", lot_body).status_code == 413
+    assert not Lot.objects.filter(lot_number="BIG-1").exists()
+
+
 def test_5000_results_are_stored_in_one_request(world: Any, lot: Any, mes_api: Any) -> None:
     items = [conc(f"{i + 1}e9", replicate=i % 3 + 1) for i in range(5000)]
     response = post_json(mes_api, url(lot), {"results": items})
@@ -457,6 +474,12 @@ def test_results_list_filters_by_lot_and_test(world: Any, mes_api: Any) -> None:
     assert len(mes_api.get("/api/v1/results/?lot=LOT-A").json()["results"]) == 2
     assert len(mes_api.get("/api/v1/results/?lot=LOT-A&test=MYCO").json()["results"]) == 1
     assert len(mes_api.get(url(one) + "?test=NTA-CONC").json()["results"]) == 1
+    first = mes_api.get(url(one) + "?test=NTA-CONC").json()["results"][0]["id"]
+    fix = conc("2.2e11", supersedes=first, supersede_reason="recount")
+    post_json(mes_api, url(one), {"results": [fix]})
+    current = mes_api.get(url(one) + "?test=NTA-CONC&current=true").json()["results"]
+    assert [r["supersedes"] for r in current] == [first]
+    post_json(mes_api, url(one), {"results": []})  # refused; nothing changes
     page = mes_api.get("/api/v1/results/?page_size=2").json()
     assert len(page["results"]) == 2 and page["next"]
-    assert len(mes_api.get(page["next"]).json()["results"]) == 1
+    assert len(mes_api.get(page["next"]).json()["results"]) == 2
