@@ -88,3 +88,42 @@ def test_master_data_cannot_be_written_through_the_api(
         assert client.post("/api/v1/products/", {"code": "X"}, format="json").status_code == 405
         response = client.delete("/api/v1/test-methods/NTA-CONC/")
         assert response.status_code == 405
+
+
+def test_list_endpoints_cost_a_fixed_number_of_queries(
+    world: Any, mes_api: Any, django_assert_max_num_queries: Any
+) -> None:
+    from tests.qc.conftest import post_json
+
+    for number in range(5):
+        lot = world.lot(f"Q-{number}")
+        items = [
+            {"test": "NTA-CONC", "value": f"{i + 1}e9", "unit": "particles/mL"} for i in range(20)
+        ]
+        post_json(mes_api, f"/api/v1/lots/{lot.lot_number}/results/", {"results": items})
+    for index in range(5):
+        body = {
+            "external_run_id": f"R-{index}",
+            "method": "NTA-SIZE",
+            "started_at": "2025-01-17T08:00:00Z",
+            "controls": [
+                {
+                    "reference_material": "BEAD-100",
+                    "reference_lot": "NIST-2024",
+                    "test": "NTA-SIZE",
+                    "value": 100,
+                    "unit": "nm",
+                }
+            ],
+        }
+        post_json(mes_api, "/api/v1/assay-runs/", body)
+    for path in (
+        "/api/v1/results/?page_size=100",
+        "/api/v1/lots/",
+        "/api/v1/assay-runs/",
+        "/api/v1/lots/Q-1/results/",
+        "/api/v1/reference-materials/",
+        "/api/v1/specifications/",
+    ):
+        with django_assert_max_num_queries(8):
+            assert mes_api.get(path).status_code == 200, path
