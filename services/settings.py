@@ -167,6 +167,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": float(env.integer("RECONCILE_EVERY_SECONDS", 15, minimum=1)),
         "options": {"expires": 60},
     },
+    # Idempotency keys are kept IDEMPOTENCY_KEY_TTL_DAYS, then forgotten.
+    "purge-idempotency-keys": {
+        "task": "services.api.tasks.idempotency_purge_task",
+        "schedule": 6 * 3600.0,
+        "options": {"queue": "evaluation", "expires": 3600},
+    },
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
