@@ -1,0 +1,26 @@
+"""Number formatting for QC values: large counts in scientific notation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+
+@register.filter
+def readable(value: Decimal | None) -> str | SafeString:
+    """2.05E+11 -> 2.05 &times; 10<sup>11</sup>; small values as plain decimals."""
+    if value is None:
+        return ""
+    number = Decimal(value).normalize()
+    if number != 0 and abs(number) >= Decimal("1e6"):
+        mantissa, exponent = f"{number:.4e}".split("e")
+        mantissa = mantissa.rstrip("0").rstrip(".")
+        return mark_safe(f"{mantissa}&times;10<sup>{int(exponent)}</sup>")  # noqa: S308 - digits only
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > 0:
+        number = number.quantize(Decimal(1))
+    return f"{number:f}"
