@@ -1,0 +1,43 @@
+"""Release records: investigations, dispositions, reviews, certificates, notifications."""
+
+from releases.models.certificates import Certificate, Notification, NotificationKind
+from releases.models.dispositions import (
+    RELEASING_DECISIONS,
+    UNSIGNED_DECISIONS,
+    AuditTrailReview,
+    Decision,
+    Disposition,
+    RecallDecision,
+    ResultReview,
+)
+from releases.models.investigations import (
+    BLOCKING_KINDS,
+    PHASED_KINDS,
+    Conclusion,
+    EntryType,
+    Investigation,
+    InvestigationEntry,
+    InvestigationKind,
+    InvestigationPhase,
+)
+
+__all__ = [
+    "BLOCKING_KINDS",
+    "PHASED_KINDS",
+    "RELEASING_DECISIONS",
+    "UNSIGNED_DECISIONS",
+    "AuditTrailReview",
+    "Certificate",
+    "Conclusion",
+    "Decision",
+    "Disposition",
+    "EntryType",
+    "Investigation",
+    "InvestigationEntry",
+    "InvestigationKind",
+    "InvestigationPhase",
+    "Notification",
+    "NotificationKind",
+    "RecallDecision",
+    "ResultReview",
+]
