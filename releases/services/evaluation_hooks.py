@@ -1,9 +1,11 @@
 """What a stored evaluation sets in motion on the release side.
 
 Called by the evaluation service inside its transaction: OOS results open
-Phase I investigations (or post-release investigations on a released lot,
-21 CFR 211.192); alert-limit excursions open trend notices; the lot's
-lifecycle follows the verdict.
+Phase I investigations (or post-release investigations on a lot whose product
+is on the market, 21 CFR 211.192); alert-limit excursions open trend notices;
+the lot's lifecycle follows the verdict (releases.lifecycle).  Nothing about a
+past decision is rewritten: a failure after release adds an investigation and
+alerts QA.
 """
 
 from __future__ import annotations
@@ -11,16 +13,25 @@ from __future__ import annotations
 from typing import Any
 
 from qc.evaluation import LotEvaluation
-from qc.models import Evaluation, Lot
+from qc.models import Evaluation, Lot, LotStatus
+from releases.lifecycle import RELEASED_STATES
 from releases.models import InvestigationKind
-from releases.services.investigations import RELEASED_STATES, investigation_open
+from releases.services.investigations import investigation_open
 from services.audit.services import Actor
 
 _ENGINE = Actor.system("evaluation worker")
 
 
 def evaluation_recorded(*, lot: Lot, evaluation: Evaluation, outcome: LotEvaluation) -> None:
-    released = lot.status in RELEASED_STATES
+    # Re-read under the row lock: a release may have committed while the evaluation ran.
+    status, before_hold = (
+        Lot.objects.select_for_update(of=("self",))
+        .values_list("status", "status_before_hold")
+        .get(pk=lot.pk)
+    )
+    released = status in RELEASED_STATES or (
+        status == LotStatus.ON_HOLD and before_hold in RELEASED_STATES
+    )
     for line in outcome.lines:
         for result_id in line.failing_result_ids:
             kind = InvestigationKind.POST_RELEASE if released else InvestigationKind.OOS
@@ -45,8 +56,6 @@ def evaluation_recorded(*, lot: Lot, evaluation: Evaluation, outcome: LotEvaluat
 
 
 def _lifecycle_follow(lot: Lot, evaluation: Evaluation) -> Any:
-    try:
-        from releases.lifecycle import lot_follow_evaluation
-    except ImportError:  # the release workflow is not installed yet
-        return None
+    from releases.lifecycle import lot_follow_evaluation
+
     return lot_follow_evaluation(lot=lot, evaluation=evaluation)

@@ -1,0 +1,205 @@
+"""The lot lifecycle: the transition table, and the only code that moves a lot's status.
+
+21 CFR 11.10(f) (enforced sequencing of steps) and 21 CFR 211.165(a) (no release
+before conformance is shown)::
+
+    quarantined --first result--> in_testing --current evaluation conforms--> ready_for_review
+    ready_for_review --QA approves--> approved --QP certifies (EU GMP Annex 16)--> released
+    ready_for_review --QA releases (product needs no QP)--> released
+    in_testing --QP, only tests like 14-day sterility pending--> conditionally_released
+    conditionally_released --QP finalises once they conform--> released
+    any open state --hold (reason)--> on_hold --hold released--> the state it left
+    any open state, on_hold --QA rejects (signature)--> rejected
+    ready_for_review/approved --new evaluation no longer conforms--> in_testing
+    approved --any new evaluation (the data changed: the approval is void)--> ready_for_review
+    released/conditionally_released --recall decision--> rejected
+
+PostgreSQL enforces the same table with a trigger on ``qc_lot.status``
+(migration releases/0003), so neither the admin nor raw SQL can skip a step;
+``tests/releases/test_lifecycle.py`` checks that the two agree, pair by pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.db import transaction
+
+from qc.models import Evaluation, Lot, LotStatus, Result
+from services.audit.services import Actor, audit_record
+
+S = LotStatus
+
+# States from which a lot may be put on hold (and to which a hold returns).
+HOLDABLE_STATES: frozenset[str] = frozenset(
+    {S.QUARANTINED, S.IN_TESTING, S.READY_FOR_REVIEW, S.APPROVED, S.CONDITIONALLY_RELEASED}
+)
+# States from which QA may reject the lot outright.
+REJECTABLE_STATES: frozenset[str] = frozenset(
+    {S.QUARANTINED, S.IN_TESTING, S.READY_FOR_REVIEW, S.APPROVED, S.ON_HOLD}
+)
+# Product is on the market in these (a failure now is a post-release failure).
+RELEASED_STATES: frozenset[str] = frozenset({S.RELEASED, S.CONDITIONALLY_RELEASED})
+
+TRANSITIONS: Mapping[str, frozenset[str]] = {
+    S.QUARANTINED: frozenset({S.IN_TESTING, S.ON_HOLD, S.REJECTED}),
+    S.IN_TESTING: frozenset({S.READY_FOR_REVIEW, S.CONDITIONALLY_RELEASED, S.ON_HOLD, S.REJECTED}),
+    S.READY_FOR_REVIEW: frozenset({S.IN_TESTING, S.APPROVED, S.RELEASED, S.ON_HOLD, S.REJECTED}),
+    S.APPROVED: frozenset({S.IN_TESTING, S.READY_FOR_REVIEW, S.RELEASED, S.ON_HOLD, S.REJECTED}),
+    S.CONDITIONALLY_RELEASED: frozenset({S.RELEASED, S.ON_HOLD, S.REJECTED}),
+    # Back to the state it left (``status_before_hold``) or rejected: see transition_allowed.
+    S.ON_HOLD: HOLDABLE_STATES | {S.REJECTED},
+    # A recall of distributed product.
+    S.RELEASED: frozenset({S.REJECTED}),
+    S.REJECTED: frozenset(),
+}
+
+
+class IllegalTransition(Exception):
+    """The lifecycle does not allow this change of status."""
+
+
+def transition_allowed(old: str, new: str, *, before_hold: str = "") -> bool:
+    """Whether ``old -> new`` is a step of the lifecycle (the trigger's rule, in Python)."""
+    if new not in TRANSITIONS.get(old, frozenset()):
+        return False
+    if old == S.ON_HOLD and new != S.REJECTED:
+        return new == before_hold
+    return True
+
+
+def lot_transition(*, lot: Lot, to: str, actor: Actor, reason: str) -> None:
+    """Move the lot to ``to`` (in the caller's transaction, lot row locked), audited.
+
+    The UPDATE is conditional on the status the caller saw, so a concurrent change
+    is never overwritten; PostgreSQL checks the step once more.
+    """
+    old = lot.status
+    if not transition_allowed(old, to, before_hold=lot.status_before_hold):
+        raise IllegalTransition(
+            f"lot {lot.lot_number} cannot go from {S(old).label.lower()} to {S(to).label.lower()}"
+        )
+    before_hold = old if to == S.ON_HOLD else ""
+    moved = Lot.objects.filter(pk=lot.pk, status=old).update(
+        status=to, status_before_hold=before_hold
+    )
+    if not moved:
+        raise IllegalTransition(f"lot {lot.lot_number} changed status meanwhile; try again")
+    lot.status, lot.status_before_hold = to, before_hold
+    audit_record(
+        actor=actor,
+        action="lot.status_changed",
+        object_type="lot",
+        object_id=lot.lot_number,
+        old_values={"status": old},
+        new_values={"status": to, **({"status_before_hold": old} if before_hold else {})},
+        reason=reason,
+    )
+
+
+def lot_mark_in_testing(*, lot: Lot, actor: Actor) -> bool:
+    """Quarantined -> in testing when the first QC result arrives; returns whether it moved.
+
+    Called by the ingestion service in the transaction that stores the results.
+    """
+    moved = Lot.objects.filter(pk=lot.pk, status=S.QUARANTINED).update(status=S.IN_TESTING)
+    if moved:
+        audit_record(
+            actor=actor,
+            action="lot.status_changed",
+            object_type="lot",
+            object_id=lot.lot_number,
+            old_values={"status": S.QUARANTINED},
+            new_values={"status": S.IN_TESTING},
+            reason="first QC result received",
+        )
+        lot.status = S.IN_TESTING
+    return bool(moved)
+
+
+_WORKFLOW = Actor.system("release workflow")
+
+
+def lot_follow_evaluation(*, lot: Lot, evaluation: Evaluation) -> str:
+    """Let the lot's status follow a newly stored evaluation; return the status now.
+
+    Runs inside the evaluation's transaction.  The lot row is locked and re-read:
+    a decision may have committed while the evaluation was being computed.
+    """
+    from releases.services.notifications import lot_ready_for_review_notify, notify_qps
+
+    locked = Lot.objects.select_for_update(of=("self",)).select_related("product").get(pk=lot.pk)
+    conforms = evaluation.verdict == "conforms"
+    cited = f"evaluation #{evaluation.pk} ({evaluation.verdict.replace('_', ' ')})"
+    status = locked.status
+    if status == S.QUARANTINED and Result.objects.filter(lot=locked).exists():
+        lot_transition(lot=locked, to=S.IN_TESTING, actor=_WORKFLOW, reason="QC results evaluated")
+        status = locked.status
+    if status == S.IN_TESTING and conforms:
+        lot_transition(
+            lot=locked, to=S.READY_FOR_REVIEW, actor=_WORKFLOW, reason=f"{cited}: conforms"
+        )
+        lot_ready_for_review_notify(lot=locked)
+    elif status == S.READY_FOR_REVIEW and not conforms:
+        lot_transition(
+            lot=locked, to=S.IN_TESTING, actor=_WORKFLOW, reason=f"{cited}: no longer conforms"
+        )
+    elif status == S.APPROVED:
+        # The QA approval covered the previous evaluation; the data changed, so it is void.
+        lot_transition(
+            lot=locked,
+            to=S.READY_FOR_REVIEW if conforms else S.IN_TESTING,
+            actor=_WORKFLOW,
+            reason=f"QA approval void: the lot's data changed ({cited})",
+        )
+        if conforms:
+            lot_ready_for_review_notify(lot=locked)
+    elif status == S.CONDITIONALLY_RELEASED:
+        if evaluation.verdict == "does_not_conform":
+            from releases.services.holds import lot_flag_conditional_failure
+
+            lot_flag_conditional_failure(lot=locked, evaluation=evaluation)
+        elif conforms:
+            notify_qps(
+                kind="pending_tests_conform",
+                text=f"Lot {locked.lot_number}: the tests pending at conditional release now "
+                "conform; a Qualified Person may finalise the release.",
+                lot=locked,
+            )
+    elif status == S.ON_HOLD:
+        _follow_while_on_hold(locked, conforms, cited)
+    lot.status, lot.status_before_hold = locked.status, locked.status_before_hold
+    return locked.status
+
+
+def _follow_while_on_hold(lot: Lot, conforms: bool, cited: str) -> None:
+    """Keep the state a hold returns to in step with the data (an approval is void)."""
+    before = lot.status_before_hold
+    after = before
+    if before in {S.IN_TESTING, S.READY_FOR_REVIEW, S.APPROVED}:
+        after = S.READY_FOR_REVIEW if conforms else S.IN_TESTING
+    if after == before:
+        return
+    Lot.objects.filter(pk=lot.pk).update(status_before_hold=after)
+    lot.status_before_hold = after
+    audit_record(
+        actor=_WORKFLOW,
+        action="lot.hold_return_state_changed",
+        object_type="lot",
+        object_id=lot.lot_number,
+        old_values={"status_before_hold": before},
+        new_values={"status_before_hold": after},
+        reason=cited,
+    )
+
+
+def lot_lock(*, lot_number: str) -> Lot | None:
+    """The lot, its row locked FOR UPDATE until the caller's transaction ends."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("lot_lock must run inside the deciding transaction")
+    return (
+        Lot.objects.select_for_update(of=("self",))
+        .select_related("product", "specification")
+        .filter(lot_number=lot_number)
+        .first()
+    )
