@@ -1,19 +1,33 @@
-"""Opening investigations (FDA OOS guidance; 21 CFR 211.192).
+"""Opening investigations and adding to their record (FDA OOS guidance; 21 CFR 211.192).
 
 Opened by the system when the engine confirms a result out of specification
-(OOS) or outside an alert limit (trend notice); re-evaluations never open a
-second one for the same result and kind.
+(OOS), outside an alert limit (trend notice), or failing after release; opened
+by QA for a deviation.  Re-evaluations never open a second one for the same
+result and kind.  The method's retest budget is copied when an investigation
+opens, so it cannot be raised after the fact (FDA OOS guidance: the number of
+retests is fixed in advance).
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from qc.models import Lot, LotStatus
-from releases.models import Investigation, InvestigationEntry, InvestigationKind
+from qc.models import Lot, Result
+from releases.models import (
+    EntryType,
+    Investigation,
+    InvestigationEntry,
+    InvestigationKind,
+    NotificationKind,
+)
+from releases.services.errors import InvalidRequest, NotFound, Refused
+from releases.services.notifications import notify_qa
+from releases.services.signing import require_person, require_reason
+from services.accounts.models import Role, User
 from services.audit.services import Actor, audit_record
 
 _PREFIX = {
@@ -22,7 +36,14 @@ _PREFIX = {
     InvestigationKind.POST_RELEASE: "PRF",
     InvestigationKind.DEVIATION: "DEV",
 }
-RELEASED_STATES = {LotStatus.RELEASED, LotStatus.CONDITIONALLY_RELEASED}
+_ALERTS = {
+    InvestigationKind.OOS: (NotificationKind.OOS_OPENED, "An OOS investigation opened"),
+    InvestigationKind.POST_RELEASE: (
+        NotificationKind.POST_RELEASE_FAILURE,
+        "A result failed after release; an investigation opened",
+    ),
+}
+_CONTRIBUTORS = (Role.QC_ANALYST, Role.QC_REVIEWER, Role.QA_OFFICER, Role.QUALIFIED_PERSON)
 
 
 def investigation_open(
@@ -39,6 +60,14 @@ def investigation_open(
         existing = Investigation.objects.filter(result_id=result_id, kind=kind).first()
         if existing is not None:
             return existing
+    budget = 0
+    if result_id is not None:
+        budget = (
+            Result.objects.filter(pk=result_id)
+            .values_list("test__retest_budget", flat=True)
+            .first()
+            or 0
+        )
     now = timezone.now()
     with transaction.atomic():
         investigation = Investigation.objects.create(
@@ -50,6 +79,7 @@ def investigation_open(
             summary=summary,
             opened_at=now,
             opened_by=actor.name,
+            retest_budget=budget,
         )
         investigation.number = f"{_PREFIX[InvestigationKind(kind)]}-{now:%Y}-{investigation.pk:05d}"
         investigation.save(update_fields=["number"])
@@ -57,7 +87,7 @@ def investigation_open(
             investigation=investigation,
             recorded_at=now,
             recorded_by=actor.name,
-            entry_type="opened",
+            entry_type=EntryType.OPENED,
             text=summary,
         )
         audit_record(
@@ -71,7 +101,105 @@ def investigation_open(
                 "result_id": result_id,
                 "line": line_name,
                 "phase": investigation.phase,
+                "retest_budget": budget,
             },
             reason=summary,
         )
+        alert = _ALERTS.get(InvestigationKind(kind))
+        if alert is not None:
+            notification_kind, headline = alert
+            notify_qa(
+                kind=notification_kind,
+                text=f"{headline} on lot {lot.lot_number}: {investigation.number} — {summary}",
+                lot=lot,
+                investigation=investigation,
+            )
     return investigation
+
+
+def investigation_open_deviation(*, lot_number: str, by: object, summary: str) -> Investigation:
+    """QA opens a deviation on a lot; it blocks release until concluded (EU GMP Annex 16)."""
+    person = require_person(by, (Role.QA_OFFICER,), "open deviations")
+    summary = require_reason(summary, "summary")
+    lot = Lot.objects.filter(lot_number=lot_number).first()
+    if lot is None:
+        raise NotFound(f"lot {lot_number} does not exist")
+    with transaction.atomic():
+        return investigation_open(
+            lot=lot, kind=InvestigationKind.DEVIATION, summary=summary, actor=person.audit_actor()
+        )
+
+
+def investigation_locked(number: str) -> Investigation:
+    """The investigation, its row locked until the caller's transaction ends."""
+    investigation = (
+        Investigation.objects.select_for_update(of=("self",))
+        .select_related("lot", "result", "result__test")
+        .filter(number=number)
+        .first()
+    )
+    if investigation is None:
+        raise NotFound(f"investigation {number} does not exist")
+    return investigation
+
+
+def entry_add(
+    *,
+    investigation: Investigation,
+    entry_type: str,
+    text: str,
+    by: User | None,
+    actor: Actor,
+    data: dict[str, Any] | None = None,
+) -> InvestigationEntry:
+    """Append an entry (in the caller's transaction) and audit it."""
+    entry = InvestigationEntry.objects.create(
+        investigation=investigation,
+        recorded_at=timezone.now(),
+        recorded_by=actor.name,
+        recorded_by_user=by,
+        entry_type=entry_type,
+        text=text,
+        data=data,
+    )
+    audit_record(
+        actor=actor,
+        action=f"investigation.{entry_type}",
+        object_type="investigation",
+        object_id=investigation.number,
+        new_values={"entry_id": entry.pk, "entry_type": entry_type, "data": data},
+        reason=text,
+    )
+    return entry
+
+
+def investigation_add_entry(
+    *,
+    number: str,
+    by: object,
+    entry_type: str,
+    text: str,
+    data: dict[str, Any] | None = None,
+) -> InvestigationEntry:
+    """Record a laboratory check or a note (Phase I records every check made)."""
+    person = require_person(by, _CONTRIBUTORS, "add to investigations")
+    if entry_type not in {EntryType.CHECK, EntryType.NOTE}:
+        raise InvalidRequest("entry_type", "must be 'check' or 'note'")
+    text = require_reason(text, "text")
+    if data is not None and not isinstance(data, dict):
+        raise InvalidRequest("data", "must be an object")
+    with transaction.atomic():
+        investigation = investigation_locked(number)
+        if not investigation.is_open:
+            raise Refused(
+                f"Nothing can be added to investigation {number}",
+                [f"Investigation {number} is closed ({investigation.conclusion})."],
+            )
+        return entry_add(
+            investigation=investigation,
+            entry_type=entry_type,
+            text=text,
+            by=person,
+            actor=person.audit_actor(),
+            data=data,
+        )

@@ -1,0 +1,93 @@
+"""Recording a disposition: the one place a decision on a lot is written.
+
+Inside the deciding transaction (lot row locked): the disposition row, its
+signature over the disposition's content when signed (21 CFR 11.70), the
+status change (releases.lifecycle), the audit event, and, on commit, the
+Certificate of Analysis task for releasing decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.utils import timezone
+
+from qc.models import Evaluation, Lot
+from releases.lifecycle import lot_transition
+from releases.models import RELEASING_DECISIONS, Decision, Disposition
+from releases.services.signing import create_signed
+from services.accounts.models import User
+from services.audit.services import Actor, audit_record
+
+# The signature meaning of each signed decision (21 CFR 11.50(a)(3)).
+MEANING = {
+    Decision.APPROVED: "approved",
+    Decision.RELEASED: "released",
+    Decision.CONDITIONALLY_RELEASED: "conditionally_released",
+    Decision.FINALISED: "released",
+    Decision.REJECTED: "rejected",
+}
+
+
+def disposition_record(
+    *,
+    lot: Lot,
+    decision: Decision,
+    status_after: str,
+    reason: str,
+    evaluation: Evaluation | None,
+    by: User | None,
+    actor: Actor,
+    pending_tests: Sequence[str] = (),
+) -> Disposition:
+    """Write the decision; signed by ``by`` unless it is a hold (then ``by`` may be None)."""
+    disposition = Disposition(
+        lot=lot,
+        decision=decision,
+        status_before=lot.status,
+        status_after=status_after,
+        specification=lot.specification,
+        evaluation=evaluation,
+        reason=reason,
+        pending_tests=list(pending_tests),
+        decided_at=timezone.now(),
+        decided_by=by,
+        decided_by_name=actor.name,
+    )
+    meaning = MEANING.get(decision)
+    if meaning is not None:
+        if by is None:
+            raise ValueError(f"a {decision} decision needs a signer")
+        create_signed(
+            disposition,
+            signer=by,
+            meaning=meaning,
+            reason=reason,
+            label=f"lot {lot.lot_number}: {Decision(decision).label}",
+        )
+    else:
+        disposition.save(force_insert=True)
+    if status_after != lot.status:
+        lot_transition(lot=lot, to=status_after, actor=actor, reason=reason)
+    audit_record(
+        actor=actor,
+        action=f"lot.{decision}",
+        object_type="lot",
+        object_id=lot.lot_number,
+        old_values={"status": disposition.status_before},
+        new_values={
+            "disposition_id": disposition.pk,
+            "decision": decision,
+            "status": status_after,
+            "evaluation_id": evaluation.pk if evaluation else None,
+            "inputs_digest": evaluation.inputs_digest if evaluation else None,
+            "signature_id": disposition.signature_id,
+            "pending_tests": list(pending_tests),
+        },
+        reason=reason,
+    )
+    if decision in RELEASING_DECISIONS:
+        from releases.services.certificates import certificate_enqueue_on_commit
+
+        certificate_enqueue_on_commit(disposition_id=disposition.pk)
+    return disposition

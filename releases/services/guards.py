@@ -1,0 +1,489 @@
+"""Release guards: every check a lot decision needs, all run, every reason collected.
+
+Run inside the deciding transaction, with the lot row locked (SELECT ... FOR
+UPDATE), so nothing can change between the checks and the decision.  The same
+checks feed the UI's checklist (``lot_readiness`` with no transaction needed).
+
+Clauses: 21 CFR 211.165(a) (conformance to final specifications before release),
+211.192 (QC unit reviews all records; investigations), 211.194(a)(8) (second-person
+review; the certifier neither performed nor reviewed), EU GMP Annex 16 (QP
+certifies after QA; deviations and OOS assessed), FDA OOS guidance (retests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from qc.models import Evaluation, Lot, LotStatus, Result, SpecificationStatus
+from qc.services.evaluation import lot_evaluate_now
+from releases.models import (
+    BLOCKING_KINDS,
+    PHASED_KINDS,
+    AuditTrailReview,
+    Decision,
+    Disposition,
+    Investigation,
+    InvestigationPhase,
+    ResultReview,
+)
+from services.accounts.models import Role, User
+from services.audit.models import AuditEvent
+
+S = LotStatus
+
+
+class Action(StrEnum):
+    APPROVE = "approve"
+    RELEASE = "release"
+    CONDITIONAL_RELEASE = "conditional_release"
+    FINALISE = "finalise"
+
+
+_VERB = {
+    Action.APPROVE: "approve",
+    Action.RELEASE: "release",
+    Action.CONDITIONAL_RELEASE: "conditionally release",
+    Action.FINALISE: "finalise the conditional release of",
+}
+_CONFORMING = ("conforms", "conforms_with_alert")
+_LINE_WORDS = {
+    "does_not_conform": "out of specification",
+    "invalid": "no valid result (the data are invalid; a valid repeat is needed)",
+    "missing": "no result yet",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    key: str
+    title: str
+    problems: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    lot: Lot
+    action: Action
+    evaluation: Evaluation | None
+    checks: tuple[Check, ...]
+
+    @property
+    def problems(self) -> list[str]:
+        return [problem for check in self.checks for problem in check.problems]
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+
+def signer_roles(lot: Lot, action: Action) -> tuple[str, ...]:
+    """Who signs: QA approves; a QP certifies (EU GMP Annex 16) unless the product needs none."""
+    if action == Action.APPROVE:
+        return (Role.QA_OFFICER,)
+    if action == Action.RELEASE and not lot.product.requires_qp_certification:
+        return (Role.QA_OFFICER,)
+    return (Role.QUALIFIED_PERSON,)
+
+
+def current_evaluation(lot: Lot) -> Evaluation | None:
+    return (
+        Evaluation.objects.filter(lot=lot).select_related("specification").order_by("-pk").first()
+    )
+
+
+def lot_readiness(
+    *,
+    lot: Lot,
+    action: Action,
+    signer: User | None = None,
+    pending_tests: Sequence[str] = (),
+) -> Readiness:
+    """Every check of ``action`` on ``lot`` (for ``signer``, when given), none skipped."""
+    evaluation = current_evaluation(lot)
+    checks = [
+        _status_check(lot, action),
+        _evaluation_check(lot, evaluation, action, pending_tests),
+        _specification_check(lot),
+        _investigations_check(lot),
+        _audit_trail_review_check(lot, evaluation),
+        _result_review_check(lot),
+        _retest_check(lot),
+    ]
+    if action == Action.RELEASE and lot.product.requires_qp_certification:
+        checks.append(_approval_check(lot, evaluation))
+    if signer is not None:
+        checks.append(_role_check(lot, action, signer))
+        checks.append(_segregation_check(lot, signer))
+    return Readiness(lot=lot, action=action, evaluation=evaluation, checks=tuple(checks))
+
+
+# --- the checks -------------------------------------------------------------------
+
+
+def expected_statuses(lot: Lot, action: Action) -> tuple[str, ...]:
+    if action == Action.APPROVE:
+        return (S.READY_FOR_REVIEW,)
+    if action == Action.RELEASE:
+        return (S.APPROVED,) if lot.product.requires_qp_certification else (S.READY_FOR_REVIEW,)
+    if action == Action.CONDITIONAL_RELEASE:
+        return (S.IN_TESTING,)
+    return (S.CONDITIONALLY_RELEASED,)
+
+
+def _label(status: str) -> str:
+    return str(S(status).label).lower()
+
+
+def _status_check(lot: Lot, action: Action) -> Check:
+    title = "The lot is at the right step of its lifecycle (21 CFR 11.10(f))"
+    problems: list[str] = []
+    product = lot.product
+    if action == Action.APPROVE and not product.requires_qp_certification:
+        problems.append(
+            f"Product {product.code} needs no QP certification: a QA officer releases its "
+            "lots directly, without a separate approval."
+        )
+    if action == Action.CONDITIONAL_RELEASE and not product.conditional_release_allowed:
+        problems.append(f"Product {product.code} does not allow conditional release.")
+    expected = expected_statuses(lot, action)
+    if lot.status not in expected:
+        done = {
+            Action.APPROVE: S.APPROVED,
+            Action.RELEASE: S.RELEASED,
+            Action.CONDITIONAL_RELEASE: S.CONDITIONALLY_RELEASED,
+            Action.FINALISE: S.RELEASED,
+        }[action]
+        if lot.status == done:
+            problems.append(f"Lot {lot.lot_number} is already {_label(done)}.")
+        else:
+            wanted = " or ".join(_label(status) for status in expected)
+            problems.append(
+                f"Lot {lot.lot_number} is {_label(lot.status)}; to {_VERB[action]} it, "
+                f"it must be {wanted}."
+            )
+    return Check("status", title, tuple(problems))
+
+
+def _line_name(line: dict[str, Any]) -> str:
+    return str(line.get("display_name") or line.get("test_code"))
+
+
+def _line_problem(line: dict[str, Any]) -> str:
+    name, reason = _line_name(line), str(line["reason"])
+    words = _LINE_WORDS.get(line["verdict"], line["verdict"])
+    if reason.startswith(name):  # the engine's reasons start with the line's name
+        reason = reason[len(name) :].lstrip(" :—-")
+    return f"{name}: {words} — {reason}" if reason and reason != words else f"{name}: {words}"
+
+
+def staleness_problems(lot: Lot, evaluation: Evaluation) -> list[str]:
+    """Why the stored evaluation no longer stands for the lot's data (empty: it does)."""
+    problems: list[str] = []
+    if evaluation.specification_id != lot.specification_id:
+        problems.append(
+            f"The current evaluation #{evaluation.pk} judged specification "
+            f"v{evaluation.specification.version}, but the lot is now bound to "
+            f"v{lot.specification.version}: it must be re-evaluated."
+        )
+    if evaluation.data_version < lot.data_version:
+        problems.append(
+            f"The lot's data changed after the current evaluation #{evaluation.pk} "
+            f"(data version {evaluation.data_version}, now {lot.data_version}): "
+            "wait for the re-evaluation."
+        )
+    try:
+        fresh = lot_evaluate_now(lot)
+    except Exception as exc:  # a specification the engine refuses, say
+        problems.append(f"The lot could not be re-evaluated to confirm the evaluation: {exc}")
+    else:
+        if fresh.inputs_digest != evaluation.inputs_digest:
+            problems.append(
+                f"The evaluation on record (#{evaluation.pk}) no longer matches the lot's "
+                "data: a fresh computation gives another inputs digest, so it is stale and "
+                "must be re-evaluated."
+            )
+    return problems
+
+
+def _evaluation_check(
+    lot: Lot, evaluation: Evaluation | None, action: Action, pending_tests: Sequence[str]
+) -> Check:
+    title = "The current evaluation conforms and is up to date (21 CFR 211.165(a))"
+    if evaluation is None:
+        return Check("evaluation", title, (f"Lot {lot.lot_number} has not been evaluated yet.",))
+    problems = staleness_problems(lot, evaluation)
+    required = [line for line in evaluation.lines if line.get("required", True)]
+    failing = [line for line in required if line["verdict"] not in _CONFORMING]
+    if action == Action.CONDITIONAL_RELEASE:
+        problems += _pending_problems(failing, pending_tests)
+    else:
+        problems += [_line_problem(line) for line in failing]
+    return Check("evaluation", title, tuple(problems))
+
+
+def _pending_problems(failing: list[dict[str, Any]], pending_tests: Sequence[str]) -> list[str]:
+    """Conditional release: the only non-conforming lines are missing and listed as pending."""
+    pending = {str(code).strip() for code in pending_tests if str(code).strip()}
+    problems: list[str] = []
+    if not pending:
+        problems.append("A conditional release must list the tests still pending.")
+    missing_codes = set()
+    for line in failing:
+        if line["verdict"] != "missing":
+            problems.append(
+                f"{_line_problem(line)} (only tests without a result yet may be pending)"
+            )
+            continue
+        missing_codes.add(line["test_code"])
+        if line["test_code"] not in pending:
+            problems.append(
+                f"{_line_name(line)} ({line['test_code']}) has no result yet and is not "
+                "listed as pending."
+            )
+    for code in sorted(pending - missing_codes):
+        problems.append(
+            f"Test {code} is listed as pending, but it is not a required test without a result."
+        )
+    return problems
+
+
+def _specification_check(lot: Lot) -> Check:
+    title = "The lot is bound to an approved specification version"
+    spec = lot.specification
+    approved = spec.approved_at is not None and spec.status in {
+        SpecificationStatus.EFFECTIVE,
+        SpecificationStatus.SUPERSEDED,
+    }
+    problems: tuple[str, ...] = ()
+    if not approved:
+        problems = (
+            f"Lot {lot.lot_number} is bound to specification v{spec.version}, which is "
+            f"{spec.status} and was never approved by QA with a signature.",
+        )
+    return Check("specification", title, problems)
+
+
+def open_blocking_investigations(lot: Lot) -> list[Investigation]:
+    return list(
+        Investigation.objects.filter(lot=lot, kind__in=BLOCKING_KINDS)
+        .exclude(phase=InvestigationPhase.CLOSED)
+        .order_by("opened_at", "pk")
+    )
+
+
+def _investigations_check(lot: Lot) -> Check:
+    title = "No OOS investigation or deviation is open (EU GMP Annex 16; 21 CFR 211.192)"
+    problems = []
+    for investigation in open_blocking_investigations(lot):
+        about = f", {investigation.line_name}" if investigation.line_name else ""
+        problems.append(
+            f"Investigation {investigation.number} ({investigation.get_kind_display()}{about}) "
+            f"is still open ({investigation.get_phase_display()})."
+        )
+    return Check("investigations", title, tuple(problems))
+
+
+def evaluation_event_sequence(lot: Lot, evaluation: Evaluation) -> int | None:
+    """The audit-trail sequence at which ``evaluation`` was recorded."""
+    return (
+        AuditEvent.objects.filter(
+            action="lot.evaluated",
+            object_type="lot",
+            object_id=lot.lot_number,
+            new_values__evaluation_id=evaluation.pk,
+        )
+        .values_list("sequence", flat=True)
+        .first()
+    )
+
+
+def _audit_trail_review_check(lot: Lot, evaluation: Evaluation | None) -> Check:
+    title = "QA reviewed the lot's audit trail (21 CFR 211.192)"
+    review = AuditTrailReview.objects.filter(lot=lot).order_by("-up_to_sequence", "-pk").first()
+    if review is None:
+        return Check(
+            "audit_trail_review",
+            title,
+            (f"QA has not recorded a review of lot {lot.lot_number}'s audit trail.",),
+        )
+    if evaluation is None:
+        return Check("audit_trail_review", title)
+    needed = evaluation_event_sequence(lot, evaluation)
+    late = (
+        review.up_to_sequence < needed
+        if needed is not None
+        else review.reviewed_at < evaluation.evaluated_at
+    )
+    if late:
+        where = f"event #{needed}" if needed is not None else "after the review"
+        return Check(
+            "audit_trail_review",
+            title,
+            (
+                f"The audit-trail review by {review.reviewer_name} covers events up to "
+                f"#{review.up_to_sequence}, but the current evaluation was recorded later "
+                f"({where}): the audit trail must be reviewed again.",
+            ),
+        )
+    return Check("audit_trail_review", title)
+
+
+def ids_text(ids: Iterable[int], limit: int = 10) -> str:
+    ids = list(ids)
+    text = ", ".join(f"#{pk}" for pk in ids[:limit])
+    return text + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def unreviewed_result_ids(lot: Lot) -> list[int]:
+    reviewed: set[int] = set()
+    for ids in ResultReview.objects.filter(lot=lot).values_list("result_ids", flat=True):
+        reviewed.update(int(pk) for pk in ids)
+    all_ids = Result.objects.filter(lot=lot).values_list("pk", flat=True)
+    return sorted(set(all_ids) - reviewed)
+
+
+def _result_review_check(lot: Lot) -> Check:
+    title = "A second person reviewed every result (21 CFR 211.194(a)(8))"
+    missing = unreviewed_result_ids(lot)
+    problems: tuple[str, ...] = ()
+    if missing:
+        problems = (
+            f"{len(missing)} result(s) of lot {lot.lot_number} have not been reviewed by a "
+            f"second person (QC reviewer): {ids_text(missing)}.",
+        )
+    return Check("result_review", title, problems)
+
+
+def performed_by(result: Result, user: User) -> bool:
+    """Did ``user`` perform (or enter) this result?  Names are compared as posted."""
+    name = user.username.casefold()
+    names = {result.performed_by.strip().casefold()}
+    if result.run is not None:
+        names.add(result.run.analyst.strip().casefold())
+    return name in names or (
+        result.entered_by_user_id is not None and result.entered_by_user_id == user.pk
+    )
+
+
+def same_performer(a: Result, b: Result) -> bool:
+    who_a, who_b = a.performed_by.strip().casefold(), b.performed_by.strip().casefold()
+    if who_a and who_a == who_b:
+        return True
+    return a.entered_by_user_id is not None and a.entered_by_user_id == b.entered_by_user_id
+
+
+def _retest_check(lot: Lot) -> Check:
+    """FDA OOS guidance: retests only once allowed, within the budget, by another analyst."""
+    title = "Retests were allowed, within the method's budget, by another analyst (FDA OOS)"
+    problems: list[str] = []
+    investigations = (
+        Investigation.objects.filter(lot=lot, kind__in=PHASED_KINDS, result__isnull=False)
+        .select_related("result", "result__test")
+        .order_by("pk")
+    )
+    for investigation in investigations:
+        original = investigation.result
+        assert original is not None
+        code = original.test.code
+        later = list(
+            Result.objects.filter(lot=lot, test=original.test, pk__gt=original.pk).order_by("pk")
+        )
+        later_ids = {r.pk for r in later}
+        # A correction of a retest is the same retest, not another one.
+        retests = [r for r in later if r.supersedes_id not in later_ids]
+        if not retests:
+            continue
+        attempts = len({r.run_id or r.request_id or f"result-{r.pk}" for r in retests})
+        if investigation.retest_allowed_at is None:
+            problems.append(
+                f"{code} was retested after OOS result #{original.pk} "
+                f"(result(s) {ids_text(r.pk for r in retests)}) without a retest allowed by "
+                f"investigation {investigation.number}: no retest before the laboratory "
+                "investigation."
+            )
+        else:
+            early = [r.pk for r in retests if r.received_at < investigation.retest_allowed_at]
+            if early:
+                problems.append(
+                    f"{code} retest result(s) {ids_text(early)} were received before "
+                    f"investigation {investigation.number} allowed a retest."
+                )
+        if attempts > investigation.retest_budget:
+            problems.append(
+                f"{code} was retested {attempts} time(s) after OOS result #{original.pk}; the "
+                f"method's retest budget, fixed in advance, is {investigation.retest_budget}."
+            )
+        for retest in retests:
+            if same_performer(retest, original):
+                who = retest.performed_by or "the same person"
+                problems.append(
+                    f"{code} retest result #{retest.pk} was performed by {who}, the analyst "
+                    f"of OOS result #{original.pk}; a retest needs a different analyst."
+                )
+    return Check("retests", title, tuple(problems))
+
+
+def _approval_check(lot: Lot, evaluation: Evaluation | None) -> Check:
+    title = "QA approved the lot on its current evaluation (EU GMP Annex 16)"
+    approval = (
+        Disposition.objects.filter(lot=lot, decision=Decision.APPROVED)
+        .order_by("-decided_at", "-pk")
+        .first()
+    )
+    if approval is None:
+        return Check(
+            "approval",
+            title,
+            (
+                "No QA approval is recorded: a QA officer approves first, then a Qualified "
+                "Person certifies.",
+            ),
+        )
+    if evaluation is not None and approval.evaluation_id != evaluation.pk:
+        return Check(
+            "approval",
+            title,
+            (
+                f"The QA approval by {approval.decided_by_name} was based on evaluation "
+                f"#{approval.evaluation_id}; the current evaluation is #{evaluation.pk}, so "
+                "the approval is void and QA must approve again.",
+            ),
+        )
+    return Check("approval", title)
+
+
+def _role_check(lot: Lot, action: Action, signer: User) -> Check:
+    roles = signer_roles(lot, action)
+    title = "The signer holds the right role (21 CFR 11.10(g))"
+    if signer.has_role(*roles):
+        return Check("role", title)
+    names = " or ".join(str(Role(role).label) for role in roles)
+    return Check("role", title, (f"Only a {names} may {_VERB[action]} lot {lot.lot_number}.",))
+
+
+def _segregation_check(lot: Lot, signer: User) -> Check:
+    title = "The signer neither performed nor reviewed the lot's tests (21 CFR 211.194(a)(8))"
+    results = Result.objects.filter(lot=lot).select_related("test", "run").order_by("pk")
+    performed = [result for result in results if performed_by(result, signer)]
+    problems: list[str] = []
+    who = f"{signer.printed_name} ({signer.username})"
+    if performed:
+        codes = ", ".join(sorted({result.test.code for result in performed}))
+        problems.append(
+            f"{who} performed {len(performed)} of the lot's results ({codes}: "
+            f"{ids_text(result.pk for result in performed)}); the person who approves or "
+            "certifies must not have performed the tests."
+        )
+    if ResultReview.objects.filter(lot=lot, reviewer=signer).exists():
+        problems.append(
+            f"{who} reviewed the lot's results as the second person; the approver or "
+            "certifier must be someone else."
+        )
+    return Check("segregation", title, tuple(problems))
