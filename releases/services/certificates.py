@@ -1,0 +1,389 @@
+"""Certificates of Analysis: a PDF and its JSON twin, rendered on the ``documents`` queue.
+
+On a releasing decision (release, conditional release, finalisation) the
+disposition service enqueues ``releases.tasks.certificate_generate`` on commit.
+The certificate shows product, lot, specification version, each line's
+criterion, result and verdict, and the signature manifest (printed names, UTC
+times, meanings: 21 CFR 11.50).  The SHA-256 of both files is stored with the
+certificate and written to the audit trail.  An issued certificate is never
+regenerated in place: a correction, or the final certificate of a conditional
+release, is a new version pointing at the one it supersedes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Max
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from qc.models import Lot, SpecificationLine
+from releases.models import (
+    RELEASING_DECISIONS,
+    AuditTrailReview,
+    Certificate,
+    Decision,
+    Disposition,
+    ResultReview,
+)
+from releases.services.errors import Refused
+from releases.services.signing import require_person, require_reason
+from services.accounts.models import Role
+from services.audit.services import Actor, audit_record
+from services.esign.models import Signature
+
+log = structlog.get_logger(__name__)
+# WeasyPrint logs every rendering step at INFO; a documents worker needs only problems.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
+_WORKER = Actor.system("documents worker")
+_CHAIN = (
+    Decision.APPROVED,
+    Decision.RELEASED,
+    Decision.CONDITIONALLY_RELEASED,
+    Decision.FINALISED,
+)
+
+
+# --- content ---------------------------------------------------------------------
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def criterion_text(criterion_type: str, params: dict[str, Any], unit: str) -> str:
+    """The acceptance criterion in words (the common types; others as their parameters)."""
+    unit_text = f" {unit}" if unit and unit != "1" else ""
+    if criterion_type == "numeric_range":
+        low, high = params.get("min"), params.get("max")
+        low_op = "≥" if params.get("min_inclusive", True) else ">"
+        high_op = "≤" if params.get("max_inclusive", True) else "<"
+        if low is not None and high is not None:
+            return (
+                f"{low} to {high}{unit_text}"
+                if low_op == "≥" and high_op == "≤"
+                else (f"{low_op} {low} and {high_op} {high}{unit_text}")
+            )
+        if high is not None:
+            return f"{high_op} {high}{unit_text}"
+        if low is not None:
+            return f"{low_op} {low}{unit_text}"
+    if criterion_type == "qualitative":
+        return " or ".join(f'"{value}"' for value in params.get("allowed", []))
+    return f"{criterion_type}: {json.dumps(params, sort_keys=True, ensure_ascii=False)}"
+
+
+def _manifest_entry(signature: Signature) -> dict[str, Any]:
+    return {
+        "signature_id": signature.pk,
+        "printed_name": signature.printed_name,
+        "role": signature.signer_role,
+        "meaning": signature.meaning,
+        "meaning_text": signature.get_meaning_display(),
+        "signed_at": signature.signed_at.astimezone(UTC).isoformat(),
+        "signed_at_text": utc_text(signature.signed_at),
+        "reason": signature.reason,
+        "record": signature.record_label,
+        "record_digest": signature.record_digest,
+    }
+
+
+def signature_manifest(disposition: Disposition) -> list[dict[str, Any]]:
+    """The signatures behind this decision: reviews, QA approval, QP certification."""
+    signatures: list[Signature] = []
+    for review_model in (ResultReview, AuditTrailReview):
+        review = (
+            review_model.objects.filter(  # type: ignore[attr-defined]
+                lot_id=disposition.lot_id, reviewed_at__lte=disposition.decided_at
+            )
+            .select_related("signature")
+            .order_by("-reviewed_at", "-pk")
+            .first()
+        )
+        if review is not None:
+            signatures.append(review.signature)
+    chain = Disposition.objects.filter(
+        lot_id=disposition.lot_id,
+        decision__in=_CHAIN,
+        signature__isnull=False,
+        decided_at__lte=disposition.decided_at,
+    ).select_related("signature")
+    for earlier in chain.order_by("decided_at", "pk"):
+        if (
+            earlier.pk == disposition.pk
+            or earlier.evaluation_id == disposition.evaluation_id
+            or earlier.decision == Decision.CONDITIONALLY_RELEASED
+        ):
+            assert earlier.signature is not None
+            signatures.append(earlier.signature)
+    unique = {signature.pk: signature for signature in signatures}
+    ordered = sorted(unique.values(), key=lambda s: (s.signed_at, s.pk))
+    return [_manifest_entry(signature) for signature in ordered]
+
+
+def certificate_content(
+    *,
+    disposition: Disposition,
+    version: int,
+    supersedes: Certificate | None,
+    correction_reason: str,
+    issued_at: datetime,
+) -> dict[str, Any]:
+    """The certificate as data: the JSON twin, and what the PDF prints."""
+    lot = disposition.lot
+    product = lot.product
+    spec = disposition.specification
+    evaluation = disposition.evaluation
+    spec_lines = {
+        f"{line.position:03d}": line
+        for line in SpecificationLine.objects.filter(specification=spec).select_related("test")
+    }
+    lines = []
+    for line in evaluation.lines if evaluation is not None else []:
+        spec_line = spec_lines.get(line["line_id"])
+        params = spec_line.params if spec_line else {}
+        unit = spec_line.test.canonical_unit if spec_line else ""
+        shown = [value["text"] for value in line.get("shown_values", []) if value.get("text")]
+        lines.append(
+            {
+                "line": line["line_id"],
+                "attribute": line["display_name"],
+                "test": line["test_code"],
+                "method": spec_line.test.name if spec_line else "",
+                "criterion": criterion_text(line["criterion_type"], params, unit),
+                "criterion_type": line["criterion_type"],
+                "required": line["required"],
+                "result": "; ".join(shown)
+                or ("pending" if line["test_code"] in disposition.pending_tests else "—"),
+                "verdict": line["verdict"],
+                "verdict_text": line["verdict"].replace("_", " "),
+                "reason": line["reason"],
+            }
+        )
+    return {
+        "document": "Certificate of Analysis",
+        "version": version,
+        "supersedes_version": supersedes.version if supersedes else None,
+        "correction_reason": correction_reason,
+        "issued_at": issued_at.astimezone(UTC).isoformat(),
+        "issued_at_text": utc_text(issued_at),
+        "product": {"code": product.code, "name": product.name},
+        "lot": {
+            "lot_number": lot.lot_number,
+            "manufactured_on": lot.manufactured_on.isoformat(),
+            "expires_on": lot.expires_on.isoformat() if lot.expires_on else None,
+            "site": lot.site,
+        },
+        "specification": {
+            "version": spec.version,
+            "title": spec.title,
+            "approved_at": spec.approved_at.astimezone(UTC).isoformat()
+            if spec.approved_at
+            else None,
+            "approved_at_text": utc_text(spec.approved_at) if spec.approved_at else None,
+        },
+        "evaluation": None
+        if evaluation is None
+        else {
+            "id": evaluation.pk,
+            "verdict": evaluation.verdict,
+            "inputs_digest": evaluation.inputs_digest,
+            "engine_version": evaluation.engine_version,
+            "evaluated_at": evaluation.evaluated_at.astimezone(UTC).isoformat(),
+        },
+        "lines": lines,
+        "disposition": {
+            "id": disposition.pk,
+            "decision": disposition.decision,
+            "decision_text": disposition.get_decision_display(),
+            "decided_at": disposition.decided_at.astimezone(UTC).isoformat(),
+            "decided_by": disposition.decided_by_name,
+            "reason": disposition.reason,
+            "pending_tests": list(disposition.pending_tests),
+        },
+        "signatures": signature_manifest(disposition),
+        "signature_statement": "Electronic signatures under 21 CFR Part 11: printed name, date "
+        "and time (UTC) and meaning of each signing (21 CFR 11.50).",
+    }
+
+
+# --- rendering -------------------------------------------------------------------
+
+
+def json_twin(content: dict[str, Any]) -> bytes:
+    text = json.dumps(content, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2, sort_keys=True)
+    return (text + "\n").encode("utf-8")
+
+
+def render_pdf(content: dict[str, Any], *, json_sha256: str) -> bytes:
+    """WeasyPrint 70 renders the HTML template (pango does the text layout)."""
+    from weasyprint import HTML
+
+    html = render_to_string(
+        "releases/documents/certificate.html", {"c": content, "json_sha256": json_sha256}
+    )
+    pdf: bytes = HTML(string=html).write_pdf()
+    return pdf
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- issuing ---------------------------------------------------------------------
+
+
+def certificate_issue(
+    *, disposition_id: int, supersedes_id: int | None = None, correction_reason: str = ""
+) -> Certificate | None:
+    """Render and store the certificate of a releasing decision (the documents task's body).
+
+    Idempotent: a redelivered task finds the certificate already issued and
+    returns None.  The lot row is locked, so versions never collide.
+    """
+    with transaction.atomic():
+        disposition = (
+            Disposition.objects.select_related("lot", "lot__product", "specification", "evaluation")
+            .filter(pk=disposition_id)
+            .first()
+        )
+        if disposition is None:  # a task published by a transaction that rolled back
+            log.warning("no such disposition; nothing to certify", disposition_id=disposition_id)
+            return None
+        lot = Lot.objects.select_for_update(of=("self",)).get(pk=disposition.lot_id)
+        issued = Certificate.objects.filter(lot=lot)
+        supersedes: Certificate | None
+        if correction_reason:
+            if supersedes_id is None or issued.filter(supersedes_id=supersedes_id).exists():
+                return None
+            supersedes = issued.get(pk=supersedes_id)
+        else:
+            if issued.filter(disposition=disposition, correction_reason="").exists():
+                return None
+            # A finalised conditional release supersedes the conditional certificate.
+            supersedes = issued.order_by("-version").first()
+        version = (issued.aggregate(v=Max("version"))["v"] or 0) + 1
+        issued_at = timezone.now()
+        content = certificate_content(
+            disposition=disposition,
+            version=version,
+            supersedes=supersedes,
+            correction_reason=correction_reason,
+            issued_at=issued_at,
+        )
+        twin = json_twin(content)
+        json_sha256 = sha256(twin)
+        pdf = render_pdf(content, json_sha256=json_sha256)
+        pdf_sha256 = sha256(pdf)
+        stem = f"certificates/{lot.lot_number}/{lot.lot_number}-CoA-v{version}"
+        pdf_name = default_storage.save(f"{stem}.pdf", ContentFile(pdf))
+        json_name = default_storage.save(f"{stem}.json", ContentFile(twin))
+        certificate = Certificate.objects.create(
+            lot=lot,
+            version=version,
+            disposition=disposition,
+            supersedes=supersedes,
+            correction_reason=correction_reason,
+            pdf_name=pdf_name,
+            pdf_sha256=pdf_sha256,
+            json_name=json_name,
+            json_sha256=json_sha256,
+            content=content,
+            issued_at=issued_at,
+        )
+        audit_record(
+            actor=_WORKER,
+            action="certificate.issued",
+            object_type="lot",
+            object_id=lot.lot_number,
+            new_values={
+                "certificate_id": certificate.pk,
+                "version": version,
+                "supersedes_version": supersedes.version if supersedes else None,
+                "disposition_id": disposition.pk,
+                "decision": disposition.decision,
+                "pdf_sha256": pdf_sha256,
+                "json_sha256": json_sha256,
+                "pdf_name": pdf_name,
+                "json_name": json_name,
+            },
+            reason=correction_reason or f"certificate of the {disposition.decision} decision",
+        )
+    log.info("certificate issued", lot=lot.lot_number, version=version, sha256=pdf_sha256)
+    return certificate
+
+
+def certificate_enqueue_on_commit(
+    *, disposition_id: int, supersedes_id: int | None = None, correction_reason: str = ""
+) -> None:
+    """Ask the documents worker for the certificate once the decision commits.
+
+    A broker failure is logged, never raised: ``reconcile_certificates`` (beat)
+    finds releasing decisions still without a certificate.
+    """
+
+    def publish() -> None:
+        from releases.tasks import certificate_generate
+
+        try:
+            certificate_generate.apply_async(
+                (disposition_id, supersedes_id, correction_reason),
+                retry=False,
+                retry_policy={"max_retries": 0},
+            )
+        except Exception as exc:  # kombu raises many kinds of connection errors
+            log.warning(
+                "could not publish the certificate task; the reconciler will retry",
+                disposition_id=disposition_id,
+                error=exc.__class__.__name__,
+            )
+
+    transaction.on_commit(publish)
+
+
+def certificate_request_correction(*, lot_number: str, by: object, reason: str) -> Certificate:
+    """QA asks for a corrected certificate: a new version pointing at the latest one."""
+    person = require_person(by, (Role.QA_OFFICER,), "correct certificates")
+    reason = require_reason(reason)
+    with transaction.atomic():
+        latest = Certificate.objects.filter(lot__lot_number=lot_number).order_by("-version").first()
+        if latest is None:
+            raise Refused(
+                f"No certificate of lot {lot_number} can be corrected",
+                [f"Lot {lot_number} has no certificate yet."],
+            )
+        audit_record(
+            actor=person.audit_actor(),
+            action="certificate.correction_requested",
+            object_type="lot",
+            object_id=lot_number,
+            new_values={"supersedes_version": latest.version},
+            reason=reason,
+        )
+        certificate_enqueue_on_commit(
+            disposition_id=latest.disposition_id,
+            supersedes_id=latest.pk,
+            correction_reason=reason,
+        )
+    return latest
+
+
+def dispositions_without_certificate(limit: int = 100) -> list[int]:
+    """Releasing decisions whose certificate is still missing (the reconciler's query)."""
+    return list(
+        Disposition.objects.filter(decision__in=RELEASING_DECISIONS)
+        .exclude(certificates__correction_reason="")
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
