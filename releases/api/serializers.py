@@ -1,0 +1,325 @@
+"""Input and output shapes of the release API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from releases.models import (
+    AuditTrailReview,
+    Certificate,
+    Disposition,
+    Investigation,
+    InvestigationEntry,
+    Notification,
+    RecallDecision,
+    ResultReview,
+)
+from services.esign.models import Meaning, Signature
+from services.esign.services import signature_verify
+
+# --- input -----------------------------------------------------------------------
+
+
+class Strict(serializers.Serializer):
+    """Refuses fields it does not know: a typo is an error, not a silent default."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        initial = getattr(self, "initial_data", None)
+        if isinstance(initial, dict):
+            unknown = sorted(set(initial) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
+        return attrs
+
+
+def password_field(required: bool = True) -> serializers.CharField:
+    return serializers.CharField(
+        required=required,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="The signer's password, re-entered (21 CFR 11.200(a)); a wrong one counts "
+        "toward the account lockout.",
+    )
+
+
+class SignedInput(Strict):
+    password = password_field()
+    reason = serializers.CharField(help_text="Why: printed on the signature manifest.")
+    meaning = serializers.ChoiceField(
+        choices=Meaning.choices,
+        required=False,
+        help_text="Optional; when given it must be the meaning this action signs with.",
+    )
+
+
+class ConditionalReleaseInput(SignedInput):
+    pending_tests = serializers.ListField(
+        child=serializers.CharField(),
+        allow_empty=False,
+        help_text="Codes of the required tests whose results are still pending.",
+    )
+
+
+class HoldInput(Strict):
+    reason = serializers.CharField()
+    password = password_field(required=False)
+
+
+class AuditTrailReviewInput(SignedInput):
+    up_to_sequence = serializers.IntegerField(
+        required=False, min_value=1, help_text="Last audit event reviewed; default: the latest."
+    )
+
+
+class RecallDecisionInput(SignedInput):
+    recall = serializers.BooleanField()
+    investigation = serializers.CharField(required=False, allow_blank=True)
+
+
+class ReasonOnlyInput(Strict):
+    reason = serializers.CharField()
+
+
+class DeviationInput(Strict):
+    lot = serializers.CharField()
+    summary = serializers.CharField()
+
+
+class EntryInput(Strict):
+    entry_type = serializers.ChoiceField(choices=["check", "note"])
+    text = serializers.CharField()
+    data = serializers.JSONField(required=False)  # type: ignore[assignment]
+
+
+class PhaseOneInput(Strict):
+    assignable_cause = serializers.BooleanField(
+        help_text="true: an assignable laboratory error (the result is proposed for "
+        "invalidation); false: no assignable cause (Phase II)."
+    )
+    reason = serializers.CharField()
+
+
+class PhaseTwoInput(Strict):
+    lots_checked = serializers.ListField(child=serializers.CharField(), allow_empty=True)
+    findings = serializers.CharField()
+
+
+class ConcludeInput(SignedInput):
+    conclusion = serializers.ChoiceField(choices=["confirmed_oos", "assessed"])
+
+
+# --- output ----------------------------------------------------------------------
+
+
+class SignatureManifestSerializer(serializers.ModelSerializer):
+    """What 21 CFR 11.50 requires: printed name, date and time, meaning."""
+
+    meaning_display = serializers.CharField(source="get_meaning_display")
+    intact = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Signature
+        fields = (
+            "id",
+            "printed_name",
+            "username",
+            "signer_role",
+            "signed_at",
+            "meaning",
+            "meaning_display",
+            "reason",
+            "record_label",
+            "record_digest",
+            "intact",
+            "manifest_line",
+        )
+
+    def get_intact(self, signature: Signature) -> bool:
+        return signature_verify(signature).intact
+
+
+class DispositionSerializer(serializers.ModelSerializer):
+    lot = serializers.CharField(source="lot.lot_number")
+    decision_display = serializers.CharField(source="get_decision_display")
+    specification_version = serializers.IntegerField(source="specification.version")
+    evaluation = serializers.SerializerMethodField()
+    signature = SignatureManifestSerializer(allow_null=True)
+
+    class Meta:
+        model = Disposition
+        fields = (
+            "id",
+            "lot",
+            "decision",
+            "decision_display",
+            "status_before",
+            "status_after",
+            "specification_version",
+            "evaluation",
+            "reason",
+            "pending_tests",
+            "decided_at",
+            "decided_by_name",
+            "signature",
+        )
+
+    def get_evaluation(self, disposition: Disposition) -> dict[str, Any] | None:
+        evaluation = disposition.evaluation
+        if evaluation is None:
+            return None
+        return {
+            "id": evaluation.pk,
+            "verdict": evaluation.verdict,
+            "inputs_digest": evaluation.inputs_digest,
+        }
+
+
+class ResultReviewSerializer(serializers.ModelSerializer):
+    lot = serializers.CharField(source="lot.lot_number")
+    signature = SignatureManifestSerializer()
+
+    class Meta:
+        model = ResultReview
+        fields = ("id", "lot", "reviewer_name", "reviewed_at", "result_ids", "comment", "signature")
+
+
+class AuditTrailReviewSerializer(serializers.ModelSerializer):
+    lot = serializers.CharField(source="lot.lot_number")
+    signature = SignatureManifestSerializer()
+
+    class Meta:
+        model = AuditTrailReview
+        fields = (
+            "id",
+            "lot",
+            "reviewer_name",
+            "reviewed_at",
+            "up_to_sequence",
+            "comment",
+            "signature",
+        )
+
+
+class RecallDecisionSerializer(serializers.ModelSerializer):
+    lot = serializers.CharField(source="lot.lot_number")
+    investigation = serializers.CharField(source="investigation.number", allow_null=True)
+    signature = SignatureManifestSerializer()
+    rejection = DispositionSerializer(source="disposition", allow_null=True)
+
+    class Meta:
+        model = RecallDecision
+        fields = (
+            "id",
+            "lot",
+            "investigation",
+            "recall",
+            "reason",
+            "decided_at",
+            "decided_by_name",
+            "signature",
+            "rejection",
+        )
+
+
+class EntrySerializer(serializers.ModelSerializer):
+    signature = SignatureManifestSerializer(allow_null=True)
+
+    class Meta:
+        model = InvestigationEntry
+        fields = ("id", "recorded_at", "recorded_by", "entry_type", "text", "data", "signature")
+
+
+class InvestigationSerializer(serializers.ModelSerializer):
+    lot = serializers.CharField(source="lot.lot_number")
+    kind_display = serializers.CharField(source="get_kind_display")
+    phase_display = serializers.CharField(source="get_phase_display")
+    result = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Investigation
+        fields = (
+            "number",
+            "kind",
+            "kind_display",
+            "lot",
+            "result",
+            "line_name",
+            "summary",
+            "phase",
+            "phase_display",
+            "conclusion",
+            "opened_at",
+            "opened_by",
+            "closed_at",
+            "retest_budget",
+            "retest_allowed_at",
+            "retest_allowed_by",
+        )
+
+    def get_result(self, investigation: Investigation) -> dict[str, Any] | None:
+        result = investigation.result
+        if result is None:
+            return None
+        return {
+            "id": result.pk,
+            "test": result.test.code,
+            "value": result.value_as_posted,
+            "unit": result.unit_as_posted,
+            "performed_by": result.performed_by,
+        }
+
+
+class InvestigationDetailSerializer(InvestigationSerializer):
+    entries = EntrySerializer(many=True)
+
+    class Meta(InvestigationSerializer.Meta):
+        fields = (*InvestigationSerializer.Meta.fields, "entries")  # type: ignore[assignment]
+
+
+class CertificateSerializer(serializers.ModelSerializer):
+    lot = serializers.CharField(source="lot.lot_number")
+    decision = serializers.CharField(source="disposition.decision")
+    supersedes_version = serializers.IntegerField(source="supersedes.version", allow_null=True)
+
+    class Meta:
+        model = Certificate
+        fields = (
+            "lot",
+            "version",
+            "decision",
+            "supersedes_version",
+            "correction_reason",
+            "issued_at",
+            "pdf_sha256",
+            "json_sha256",
+        )
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    # Plain text in the schema: the kinds grow with the workflow.
+    kind = serializers.CharField(
+        help_text="ready_for_review, oos_opened, post_release_failure, ..."
+    )
+    lot = serializers.CharField(source="lot.lot_number", allow_null=True)
+    investigation = serializers.CharField(source="investigation.number", allow_null=True)
+
+    class Meta:
+        model = Notification
+        fields = ("id", "kind", "text", "lot", "investigation", "created_at", "read_at")
+
+
+class CheckSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    passed = serializers.BooleanField()
+    problems = serializers.ListField(child=serializers.CharField())
+
+
+class ReadinessSerializer(serializers.Serializer):
+    lot = serializers.CharField(source="lot.lot_number")
+    action = serializers.CharField()
+    ready = serializers.BooleanField()
+    evaluation_id = serializers.IntegerField(source="evaluation.pk", allow_null=True)
+    checks = CheckSerializer(many=True)
