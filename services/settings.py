@@ -168,6 +168,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": float(env.integer("RECONCILE_EVERY_SECONDS", 15, minimum=1)),
         "options": {"expires": 60},
     },
+    # Finds releasing decisions still without a Certificate of Analysis (documents queue).
+    "reconcile-certificates": {
+        "task": "releases.tasks.reconcile_certificates",
+        "schedule": 60.0,
+        "options": {"queue": "documents", "expires": 60},
+    },
     # Idempotency keys are kept IDEMPOTENCY_KEY_TTL_DAYS, then forgotten.
     "purge-idempotency-keys": {
         "task": "services.api.tasks.idempotency_purge_task",
