@@ -6,6 +6,7 @@ import itertools
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from qc.models import Lot, LotStatus
@@ -120,6 +121,9 @@ def test_the_lot_follows_its_evaluations(world: Any, qa: Any) -> None:
     assert lot.status == LotStatus.READY_FOR_REVIEW
     note = Notification.objects.get(recipient=qa)
     assert note.kind == "ready_for_review" and lot.lot_number in note.text
+    # ... and by mail, sent once the transaction committed.
+    assert [message.to for message in mail.outbox] == [[qa.email]]
+    assert lot.lot_number in mail.outbox[0].subject
     world.result(lot, "NTA-CONC", "5.0E+10")  # a second, failing result
     world.evaluate(lot)
     assert lot.status == LotStatus.IN_TESTING
