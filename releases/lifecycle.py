@@ -55,6 +55,12 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
 }
 
 
+def status_text(status: str) -> str:
+    """The status as words inside a sentence ("approved by QA", "in testing")."""
+    label = str(S(status).label)
+    return label[:1].lower() + label[1:]
+
+
 class IllegalTransition(Exception):
     """The lifecycle does not allow this change of status."""
 
@@ -77,7 +83,7 @@ def lot_transition(*, lot: Lot, to: str, actor: Actor, reason: str) -> None:
     old = lot.status
     if not transition_allowed(old, to, before_hold=lot.status_before_hold):
         raise IllegalTransition(
-            f"lot {lot.lot_number} cannot go from {S(old).label.lower()} to {S(to).label.lower()}"
+            f"lot {lot.lot_number} cannot go from {status_text(old)} to {status_text(to)}"
         )
     before_hold = old if to == S.ON_HOLD else ""
     moved = Lot.objects.filter(pk=lot.pk, status=old).update(

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from qc.models import Lot, LotStatus
-from releases.lifecycle import REJECTABLE_STATES, RELEASED_STATES, lot_lock
+from releases.lifecycle import REJECTABLE_STATES, RELEASED_STATES, lot_lock, status_text
 from releases.models import Decision, Disposition, NotificationKind
 from releases.services.dispositions import disposition_record
 from releases.services.errors import NotFound, Refused
@@ -211,11 +211,11 @@ def lot_reject_locked(*, lot: Lot, signer: User, reason: str, recall: bool = Fal
         problem = f"Lot {lot.lot_number} is already rejected."
     elif distributed and not recall:
         problem = (
-            f"Lot {lot.lot_number} was {S(lot.status_before_hold or lot.status).label.lower()}"
+            f"Lot {lot.lot_number} was {status_text(lot.status_before_hold or lot.status)}"
             ": product may be on the market, so QA records a recall decision instead."
         )
     elif not distributed and lot.status not in REJECTABLE_STATES:
-        problem = f"Lot {lot.lot_number} is {S(lot.status).label.lower()}."
+        problem = f"Lot {lot.lot_number} is {status_text(lot.status)}."
     if problem:
         raise Refused(f"Lot {lot.lot_number} cannot be rejected", [problem])
     return disposition_record(

@@ -19,6 +19,7 @@ from typing import Any
 
 from qc.models import Evaluation, Lot, LotStatus, Result, SpecificationStatus
 from qc.services.evaluation import lot_evaluate_now
+from releases.lifecycle import status_text
 from releases.models import (
     BLOCKING_KINDS,
     PHASED_KINDS,
@@ -138,7 +139,7 @@ def expected_statuses(lot: Lot, action: Action) -> tuple[str, ...]:
 
 
 def _label(status: str) -> str:
-    return str(S(status).label).lower()
+    return status_text(status)
 
 
 def _status_check(lot: Lot, action: Action) -> Check:

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from qc.models import Evaluation, Lot, LotStatus
-from releases.lifecycle import HOLDABLE_STATES, lot_lock
+from releases.lifecycle import HOLDABLE_STATES, lot_lock, status_text
 from releases.models import Decision, Disposition, NotificationKind
 from releases.services.dispositions import disposition_record
 from releases.services.errors import NotFound, Refused
@@ -44,7 +44,7 @@ def lot_hold(
         if lot.status not in HOLDABLE_STATES:
             raise Refused(
                 f"Lot {lot_number} cannot be put on hold",
-                [f"Lot {lot_number} is {S(lot.status).label.lower()}."],
+                [f"Lot {lot_number} is {status_text(lot.status)}."],
             )
         return disposition_record(
             lot=lot,
@@ -75,7 +75,7 @@ def lot_release_hold(
         if lot.status != S.ON_HOLD:
             raise Refused(
                 f"Lot {lot_number} has no hold to release",
-                [f"Lot {lot_number} is {S(lot.status).label.lower()}, not on hold."],
+                [f"Lot {lot_number} is {status_text(lot.status)}, not on hold."],
             )
         return disposition_record(
             lot=lot,

@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from qc.models import LotStatus
-from releases.lifecycle import RELEASED_STATES, lot_lock
+from releases.lifecycle import RELEASED_STATES, lot_lock, status_text
 from releases.models import Investigation, RecallDecision
 from releases.services.decisions import lot_reject_locked
 from releases.services.errors import InvalidRequest, NotFound, Refused
@@ -51,7 +51,7 @@ def lot_record_recall_decision(
             raise Refused(
                 f"No recall decision applies to lot {lot_number}",
                 [
-                    f"Lot {lot_number} is {LotStatus(lot.status).label.lower()}: it was never "
+                    f"Lot {lot_number} is {status_text(lot.status)}: it was never "
                     "released, so nothing is on the market."
                 ],
             )

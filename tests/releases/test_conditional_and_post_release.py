@@ -176,7 +176,7 @@ def test_a_hold_stops_the_lot_and_returns_it_where_it_was(
 ) -> None:
     lot = world.approved(world.reviewed(world.ready_lot(), reviewer, qa), qa)
     lot_hold(lot_number=lot.lot_number, by=qa, reason="deviation in filling line under review")
-    with pytest.raises(Refused, match="must be approved by qa"):
+    with pytest.raises(Refused, match="must be approved by QA"):
         lot_release(lot_number=lot.lot_number, by=qp, password=password, reason="x")
     lot_release_hold(lot_number=lot.lot_number, by=qa, reason="deviation closed: no impact")
     lot.refresh_from_db()

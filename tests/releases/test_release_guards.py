@@ -183,7 +183,7 @@ def test_a_qp_cannot_certify_without_qa_approval_on_the_current_evaluation(
     lot = world.reviewed(world.ready_lot(), reviewer, qa)
     reasons = _refusal(lot_release, lot_number=lot.lot_number, by=qp, password=password, reason="x")
     assert any("No QA approval is recorded" in r for r in reasons)
-    assert any("it must be approved by qa" in r for r in reasons)
+    assert any("it must be approved by QA" in r for r in reasons)
 
 
 def test_qa_releases_directly_when_the_product_needs_no_qp(
