@@ -7,15 +7,15 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench schema check-schema clean
+.PHONY: run test lint bench schema lock clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml requirements.lock
+$(STAMP): $(BIN)/python pyproject.toml requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c requirements-dev.lock -e ".[dev]"
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -37,3 +37,14 @@ schema: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var staticfiles
+
+# Re-pin the dependency tree after changing pyproject.toml: requirements.lock holds
+# what the image needs, requirements-dev.lock adds the test and lint tools.
+lock: $(STAMP)
+	rm -rf var/lock-venv && $(PYTHON) -m venv var/lock-venv
+	var/lock-venv/bin/python -m pip install --quiet -c requirements-dev.lock .
+	echo "# Runtime dependencies, pinned (what the image installs). Regenerate: make lock" > requirements.lock
+	var/lock-venv/bin/python -m pip freeze --exclude evrelease >> requirements.lock
+	echo "# Runtime + development dependencies, pinned (make test, make lint, CI). Regenerate: make lock" > requirements-dev.lock
+	$(BIN)/python -m pip freeze --exclude evrelease --exclude-editable >> requirements-dev.lock
+	rm -rf var/lock-venv
