@@ -2,7 +2,7 @@
 #   make run    set up, migrate, seed the demo, start web + worker + beat (embedded defaults)
 #   make test   set up and run the whole suite (real PostgreSQL/Redis when they answer)
 #   make lint   ruff and mypy
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
