@@ -30,7 +30,6 @@ from qc.models import AssayRun, Lot, LotStatus, Result, ResultKind, TestMethod
 from qc.services.common import Principal, actor_of, posted_by
 from qc.services.errors import InputError, InvalidInput, NotFound, StateConflict
 from qc.services.lots import (
-    _lot_mark_in_testing,
     lot_data_changed,
     lot_evaluation_enqueue_on_commit,
 )
@@ -44,6 +43,7 @@ from qc.services.values import (
     posted_text,
     short_text,
 )
+from releases.lifecycle import lot_mark_in_testing
 from services.audit.services import Change, audit_record_many
 from services.observability import current_request_id
 
@@ -398,7 +398,7 @@ def results_record(*, lot_number: str, items: Any, by: Principal) -> ResultsReco
         actor = actor_of(by)
         audit_record_many(actor=actor, changes=_audit_changes(rows, ids, lot))
         if status == LotStatus.QUARANTINED:
-            _lot_mark_in_testing(lot=lot, actor=actor)
+            lot_mark_in_testing(lot=lot, actor=actor)
         lot_evaluation_enqueue_on_commit(lot.pk)
     return ResultsRecorded(
         lot_number=lot.lot_number,

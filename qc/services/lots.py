@@ -16,11 +16,11 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from qc.models import Lot, LotStatus, Product, Specification, SpecificationStatus
+from qc.models import Lot, Product, Specification, SpecificationStatus
 from qc.services.common import Principal, actor_of, posted_by
 from qc.services.errors import InputError, InvalidInput, NotAllowed, NotFound, StateConflict
 from services.accounts.models import Role, User
-from services.audit.services import Actor, audit_record
+from services.audit.services import audit_record
 
 # Lot numbers travel in URLs (/api/v1/lots/<lot_number>/): no slashes, no spaces.
 LOT_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
@@ -233,45 +233,15 @@ def lot_data_changed(*, lot_id: int) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-def _lot_mark_in_testing(*, lot: Lot, actor: Actor) -> bool:
-    """Quarantined -> in testing when the first QC result arrives; audited.
-
-    The one place of this transition, so the release workflow
-    (releases/lifecycle.py) can take it over.  Returns whether the lot moved.
-    """
-    moved = Lot.objects.filter(pk=lot.pk, status=LotStatus.QUARANTINED).update(
-        status=LotStatus.IN_TESTING
-    )
-    if moved:
-        audit_record(
-            actor=actor,
-            action="lot.status_changed",
-            object_type="lot",
-            object_id=lot.lot_number,
-            old_values={"status": LotStatus.QUARANTINED},
-            new_values={"status": LotStatus.IN_TESTING},
-            reason="first QC result received",
-        )
-        lot.status = LotStatus.IN_TESTING
-    return bool(moved)
-
-
 def lot_evaluation_enqueue_on_commit(lot_id: int) -> None:
     """Ask for an evaluation of the lot once the transaction commits.
 
-    ``qc.tasks`` (the evaluation worker's side) may not exist in every deployment
-    or checkout; the reconciler finds lots whose data are newer than their
-    evaluation anyway, so the enqueue is an optimisation, never the only record.
+    The reconciler finds lots whose data are newer than their evaluation anyway,
+    so the enqueue is an optimisation, never the only record of pending work.
     """
+    from qc.tasks import enqueue_lot_evaluation
 
-    def enqueue() -> None:
-        try:
-            from qc.tasks import enqueue_lot_evaluation  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            return
-        enqueue_lot_evaluation(lot_id)
-
-    transaction.on_commit(enqueue)
+    transaction.on_commit(lambda: enqueue_lot_evaluation(lot_id))
 
 
 @transaction.atomic

@@ -17,9 +17,9 @@ def readable(value: Decimal | None) -> str | SafeString:
         return ""
     number = Decimal(value).normalize()
     if number != 0 and abs(number) >= Decimal("1e6"):
-        mantissa, exponent = f"{number:.4e}".split("e")
+        mantissa, power = f"{number:.4e}".split("e")
         mantissa = mantissa.rstrip("0").rstrip(".")
-        return mark_safe(f"{mantissa}&times;10<sup>{int(exponent)}</sup>")  # noqa: S308 - digits only
+        return mark_safe(f"{mantissa}&times;10<sup>{int(power)}</sup>")  # noqa: S308 - digits only
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent > 0:
         number = number.quantize(Decimal(1))
