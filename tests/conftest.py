@@ -102,7 +102,9 @@ def auditor(db: None) -> Any:
 
 @pytest.fixture
 def admin_user(db: None) -> Any:
-    return _persona("administrator", "admin")
+    from tests.factories import UserFactory
+
+    return UserFactory(username="admin", role="administrator", is_staff=True, is_superuser=True)
 
 
 @pytest.fixture
