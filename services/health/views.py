@@ -22,8 +22,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if token:
         offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not constant_time_compare(offered, token):
-            return HttpResponse("metrics need the bearer token\n", status=401,
-                                content_type="text/plain")
+            return HttpResponse(
+                "metrics need the bearer token\n", status=401, content_type="text/plain"
+            )
     return ExportToDjangoView(request)
 
 

@@ -19,8 +19,9 @@ def evaluated_demo(demo_world: None) -> None:
         lot_evaluate(lot_id=lot.pk)
 
 
-def test_qa_signs_in_and_triages_by_exception(evaluated_demo: None, live_server: Any,
-                                              page: Any, password: str) -> None:
+def test_qa_signs_in_and_triages_by_exception(
+    evaluated_demo: None, live_server: Any, page: Any, password: str
+) -> None:
     page.goto(f"{live_server.url}/")
     assert "/accounts/login/" in page.url, "an anonymous visit leads to the login page"
     sign_in(page, live_server.url, "qa", password)
@@ -36,8 +37,9 @@ def test_qa_signs_in_and_triages_by_exception(evaluated_demo: None, live_server:
     screenshot(page, "lot-oos")
 
 
-def test_lot_list_filters_as_you_type(evaluated_demo: None, live_server: Any, page: Any,
-                                      password: str) -> None:
+def test_lot_list_filters_as_you_type(
+    evaluated_demo: None, live_server: Any, page: Any, password: str
+) -> None:
     sign_in(page, live_server.url, "reviewer", password)
     page.goto(f"{live_server.url}/lots/")
     assert page.locator("#lot-rows tr").count() == 4
@@ -48,8 +50,9 @@ def test_lot_list_filters_as_you_type(evaluated_demo: None, live_server: Any, pa
     screenshot(page, "lot-list-filtered")
 
 
-def test_wrong_password_five_times_locks_the_account(evaluated_demo: None, live_server: Any,
-                                                     page: Any, password: str) -> None:
+def test_wrong_password_five_times_locks_the_account(
+    evaluated_demo: None, live_server: Any, page: Any, password: str
+) -> None:
     page.goto(f"{live_server.url}/accounts/login/")
     for _ in range(5):
         page.fill("#id_username", "auditor")
