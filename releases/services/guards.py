@@ -380,6 +380,27 @@ def same_performer(a: Result, b: Result) -> bool:
     return a.entered_by_user_id is not None and a.entered_by_user_id == b.entered_by_user_id
 
 
+def retests_after(investigation: Investigation) -> tuple[list[Result], int]:
+    """The retests of the investigation's result, and how many attempts they make.
+
+    Every later result of the same test on the lot is a retest; a correction of a
+    retest is the same retest, not another one; one run (or one request) is one
+    attempt, counted against the method's retest budget.
+    """
+    original = investigation.result
+    if original is None:
+        return [], 0
+    later = list(
+        Result.objects.filter(
+            lot_id=investigation.lot_id, test_id=original.test_id, pk__gt=original.pk
+        ).order_by("pk")
+    )
+    later_ids = {r.pk for r in later}
+    retests = [r for r in later if r.supersedes_id not in later_ids]
+    attempts = len({r.run_id or r.request_id or f"result-{r.pk}" for r in retests})
+    return retests, attempts
+
+
 def _retest_check(lot: Lot) -> Check:
     """FDA OOS guidance: retests only once allowed, within the budget, by another analyst."""
     title = "Retests were allowed, within the method's budget, by another analyst (FDA OOS)"
@@ -393,15 +414,9 @@ def _retest_check(lot: Lot) -> Check:
         original = investigation.result
         assert original is not None
         code = original.test.code
-        later = list(
-            Result.objects.filter(lot=lot, test=original.test, pk__gt=original.pk).order_by("pk")
-        )
-        later_ids = {r.pk for r in later}
-        # A correction of a retest is the same retest, not another one.
-        retests = [r for r in later if r.supersedes_id not in later_ids]
+        retests, attempts = retests_after(investigation)
         if not retests:
             continue
-        attempts = len({r.run_id or r.request_id or f"result-{r.pk}" for r in retests})
         if investigation.retest_allowed_at is None:
             problems.append(
                 f"{code} was retested after OOS result #{original.pk} "
