@@ -57,10 +57,12 @@ def spec_lines_of(specification: Specification) -> list[SpecLine]:
 
 
 def plain(value: Decimal) -> Decimal:
-    """Drop the column's trailing zeros without switching to exponent notation."""
-    normal = value.normalize()
-    exponent = normal.as_tuple().exponent
-    return normal if isinstance(exponent, int) and exponent <= 0 else normal.quantize(Decimal(1))
+    """Drop the column's trailing zeros (``121.000000000000000`` -> ``121``).
+
+    Normalised values keep only their significant digits, so reasons read
+    ``2.05×10^11`` rather than every digit of the column.
+    """
+    return value.normalize()
 
 
 def _fact(value: Any) -> str | int | Decimal:

@@ -27,6 +27,7 @@ from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from qc.evaluation.describe import describe_criterion
 from qc.models import Lot, SpecificationLine
 from releases.models import (
     RELEASING_DECISIONS,
@@ -62,26 +63,14 @@ def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def criterion_text(criterion_type: str, params: dict[str, Any], unit: str) -> str:
-    """The acceptance criterion in words (the common types; others as their parameters)."""
-    unit_text = f" {unit}" if unit and unit != "1" else ""
-    if criterion_type == "numeric_range":
-        low, high = params.get("min"), params.get("max")
-        low_op = "≥" if params.get("min_inclusive", True) else ">"
-        high_op = "≤" if params.get("max_inclusive", True) else "<"
-        if low is not None and high is not None:
-            return (
-                f"{low} to {high}{unit_text}"
-                if low_op == "≥" and high_op == "≤"
-                else (f"{low_op} {low} and {high_op} {high}{unit_text}")
-            )
-        if high is not None:
-            return f"{high_op} {high}{unit_text}"
-        if low is not None:
-            return f"{low_op} {low}{unit_text}"
-    if criterion_type == "qualitative":
-        return " or ".join(f'"{value}"' for value in params.get("allowed", []))
-    return f"{criterion_type}: {json.dumps(params, sort_keys=True, ensure_ascii=False)}"
+def criterion_text(
+    criterion_type: str,
+    params: dict[str, Any],
+    unit: str,
+    alert_params: dict[str, Any] | None = None,
+) -> str:
+    """The acceptance criterion in words (qc.evaluation.describe)."""
+    return describe_criterion(criterion_type, params, unit, alert_params)
 
 
 def _manifest_entry(signature: Signature) -> dict[str, Any]:
@@ -161,7 +150,12 @@ def certificate_content(
                 "attribute": line["display_name"],
                 "test": line["test_code"],
                 "method": spec_line.test.name if spec_line else "",
-                "criterion": criterion_text(line["criterion_type"], params, unit),
+                "criterion": criterion_text(
+                    line["criterion_type"],
+                    params,
+                    unit,
+                    spec_line.alert_params if spec_line else None,
+                ),
                 "criterion_type": line["criterion_type"],
                 "required": line["required"],
                 "result": "; ".join(shown)

@@ -58,7 +58,7 @@ def test_the_certificate_hash_matches_the_audit_trail(
     ] == [
         (
             "Particle concentration",
-            "8E+10 to 1.2E+11 particles/mL",
+            "8×10^10 to 1.2×10^11 particles/mL",
             shown["Particle concentration"],
             "conforms",
         ),
