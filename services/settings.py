@@ -101,6 +101,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "services.context_processors.navigation",
+                "releases.ui.context_processors.notifications",
             ],
         },
     },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django import template
 from django.utils.safestring import SafeString, mark_safe
@@ -24,3 +25,28 @@ def readable(value: Decimal | None) -> str | SafeString:
     if isinstance(exponent, int) and exponent > 0:
         number = number.quantize(Decimal(1))
     return f"{number:f}"
+
+
+@register.filter
+def status_label(value: str | None) -> str:
+    """A lot status as its label ("ready_for_review" -> "Ready for QA review")."""
+    from qc.models import LotStatus
+
+    if not value:
+        return "—"
+    try:
+        return str(LotStatus(value).label)
+    except ValueError:
+        return value
+
+
+@register.filter
+def expanded(panels: list[Any]) -> list[Any]:
+    """The action panels shown open (the ones that need the viewer now)."""
+    return [panel for panel in panels if not panel.collapsed]
+
+
+@register.filter
+def collapsed(panels: list[Any]) -> list[Any]:
+    """The action panels folded away (holds, rejections, repeated reviews)."""
+    return [panel for panel in panels if panel.collapsed]

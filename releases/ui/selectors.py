@@ -6,12 +6,42 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django import forms
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.urls import reverse
 
 from qc.models import Evaluation, Lot, LotStatus, Result
-from releases.models import Investigation, InvestigationPhase
-from services.accounts.models import Role
+from releases.models import (
+    PHASED_KINDS,
+    Certificate,
+    Conclusion,
+    Disposition,
+    EntryType,
+    Investigation,
+    InvestigationEntry,
+    InvestigationPhase,
+)
+from releases.selectors import (
+    certificates_of,
+    investigation_get,
+    lot_audit_events,
+    lot_dispositions,
+    lot_signatures,
+)
+from releases.services.guards import (
+    Action,
+    Readiness,
+    lot_readiness,
+    performed_by,
+    retests_after,
+)
+from releases.ui.actions import INVESTIGATION_ACTIONS, LOT_ACTIONS, Facts, checklist_action
+from services.accounts.models import Role, User
 from services.audit.models import AuditEvent
+from services.esign.models import Signature
+from services.esign.services import signature_verify
 
 EXCEPTION_ORDER = {"does_not_conform": 0, "invalid": 1, "missing": 2, "conforms_with_alert": 3}
 
@@ -143,4 +173,384 @@ def lot_page(lot_number: str) -> LotPage:
                 "-sequence"
             )[:50]
         ),
+    )
+
+
+# --- the release workflow on the lot page -----------------------------------------------
+
+
+@dataclass
+class Refusal:
+    """Why an action was refused: every reason, in the services' words."""
+
+    headline: str
+    reasons: list[str] = field(default_factory=list)
+    lockout_warning: str = ""
+
+
+@dataclass
+class Bound:
+    """The form that was just posted and refused, to show again with its reasons."""
+
+    key: str
+    form: forms.Form | None  # None: refused before any form (the person's role)
+    refusal: Refusal | None = None
+
+
+@dataclass
+class Panel:
+    """One action's form on a page, with the statement the signer reads before signing."""
+
+    key: str
+    title: str
+    button: str
+    url: str
+    statement: str
+    meaning: str  # the signature meaning's label; "" when nothing is signed
+    form: forms.Form | None
+    danger: bool = False
+    collapsed: bool = False
+    summary: str = ""
+    refusal: Refusal | None = None
+    blocked: str = ""  # why the viewer cannot take this action (instead of a form)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def signs(self) -> bool:
+        return bool(self.meaning)
+
+
+_ACTION_WORDS = {
+    Action.APPROVE: "approval by QA",
+    Action.RELEASE: "certification and release",
+    Action.CONDITIONAL_RELEASE: "conditional release",
+    Action.FINALISE: "finalisation of the conditional release",
+}
+_DECISION_KEY = {
+    Action.APPROVE: "approve",
+    Action.RELEASE: "release",
+    Action.CONDITIONAL_RELEASE: "conditional-release",
+    Action.FINALISE: "finalise",
+}
+
+
+@dataclass
+class ReleasePanel:
+    action: Action | None
+    action_words: str
+    signs: bool
+    readiness: Readiness | None
+    panels: list[Panel]
+
+    @property
+    def failing(self) -> int:
+        return (
+            sum(1 for check in self.readiness.checks if not check.passed) if self.readiness else 0
+        )
+
+
+def lot_last_event(lot: Lot) -> int | None:
+    return lot_audit_events(lot=lot).aggregate(last=Max("sequence"))["last"]
+
+
+def release_panel(lot: Lot, user: User, bound: Bound | None = None) -> ReleasePanel:
+    """The checklist of the viewer's next decision, and the forms the viewer may use."""
+    action, signs = checklist_action(lot, user)
+    readiness = None
+    if action is not None:
+        readiness = lot_readiness(lot=lot, action=action, signer=user if signs else None)
+    primary = _DECISION_KEY.get(action) if action is not None and signs else None
+    facts = Facts(
+        lot=lot,
+        user=user,
+        results=Result.objects.filter(lot=lot).count(),
+        up_to_sequence=lot_last_event(lot),
+    )
+    failing = {check.key for check in readiness.checks if not check.passed} if readiness else set()
+    panels = []
+    for key, spec in LOT_ACTIONS.items():
+        if not spec.allowed(user, lot):
+            continue
+        is_bound = bound is not None and bound.key == key
+        if not (is_bound or key == primary or spec.applies(lot)):
+            continue
+        form = (
+            bound.form
+            if bound is not None and is_bound and bound.form is not None
+            else spec.form(lot, initial={"up_to_sequence": facts.up_to_sequence})
+        )
+        panel = Panel(
+            key=key,
+            title=spec.title,
+            button=spec.button,
+            url=reverse("lot-action", args=[lot.lot_number, key]),
+            statement=spec.statement(facts),
+            meaning=spec.meaning_label,
+            form=form,
+            danger=spec.danger,
+            refusal=bound.refusal if is_bound and bound is not None else None,
+        )
+        if key == primary and failing:
+            panel.collapsed = True
+            panel.summary = (
+                f"{spec.title}: blocked, {len(failing)} check{'s' if len(failing) > 1 else ''} "
+                "of the checklist fail; signing is refused until they pass"
+            )
+        elif key == "audit-trail-review" and readiness and "audit_trail_review" not in failing:
+            panel.collapsed, panel.summary = True, f"{spec.title} again (the current one counts)"
+        elif key in {"hold", "reject", "recall-decision"}:
+            panel.collapsed, panel.summary = True, spec.title
+        if is_bound:
+            panel.collapsed = False
+        panels.append(panel)
+    return ReleasePanel(
+        action=action,
+        action_words=_ACTION_WORDS.get(action, "") if action else "",
+        signs=signs,
+        readiness=readiness,
+        panels=panels,
+    )
+
+
+@dataclass
+class ManifestLine:
+    """One signature as 21 CFR 11.50 wants it on screen, and whether it still verifies."""
+
+    signature: Signature
+    intact: bool
+    check: str
+    source: str  # "lot" or the investigation's number
+
+    @property
+    def role_label(self) -> str:
+        try:
+            return str(Role(self.signature.signer_role).label)
+        except ValueError:
+            return self.signature.signer_role
+
+
+@dataclass
+class DispositionRow:
+    disposition: Disposition
+    signature: ManifestLine | None
+    evaluation_current: bool
+
+
+@dataclass
+class LotRecord:
+    """The lot's release record: signatures, decisions, certificates, evaluations used."""
+
+    manifest: list[ManifestLine]
+    dispositions: list[DispositionRow]
+    certificates: list[Certificate]
+    evaluations: list[Evaluation]
+
+    @property
+    def broken(self) -> int:
+        return sum(1 for line in self.manifest if not line.intact)
+
+
+def _entry_signatures(entry_ids: list[int]) -> list[Signature]:
+    if not entry_ids:
+        return []
+    kind = ContentType.objects.get_for_model(InvestigationEntry)
+    return list(
+        Signature.objects.filter(
+            content_type=kind, object_id__in=[str(pk) for pk in entry_ids]
+        ).select_related("content_type")
+    )
+
+
+def lot_record(lot: Lot) -> LotRecord:
+    manifest: list[ManifestLine] = []
+    for signature in lot_signatures(lot=lot):
+        check = signature_verify(signature)
+        manifest.append(ManifestLine(signature, check.intact, check.reason, "lot"))
+    entries = InvestigationEntry.objects.filter(investigation__lot=lot).select_related(
+        "investigation"
+    )
+    number_of = {entry.pk: entry.investigation.number for entry in entries}
+    for signature in _entry_signatures(list(number_of)):
+        check = signature_verify(signature)
+        source = number_of.get(int(signature.object_id), "")
+        manifest.append(ManifestLine(signature, check.intact, check.reason, source))
+    manifest.sort(key=lambda line: (line.signature.signed_at, line.signature.pk))
+    by_id = {line.signature.pk: line for line in manifest}
+    current = lot.evaluations.order_by("-pk").values_list("pk", flat=True).first()
+    dispositions = [
+        DispositionRow(
+            disposition=d,
+            signature=by_id.get(d.signature_id) if d.signature_id else None,
+            evaluation_current=d.evaluation_id is not None and d.evaluation_id == current,
+        )
+        for d in lot_dispositions(lot=lot)
+    ]
+    used = {d.disposition.evaluation_id for d in dispositions if d.disposition.evaluation_id}
+    if current is not None:
+        used.add(current)
+    evaluations = list(
+        Evaluation.objects.filter(pk__in=used).select_related("specification").order_by("pk")
+    )
+    return LotRecord(
+        manifest=manifest,
+        dispositions=dispositions,
+        certificates=list(
+            certificates_of(lot=lot)
+            .select_related("disposition", "supersedes")
+            .order_by("-version")
+        ),
+        evaluations=evaluations,
+    )
+
+
+def lockout_warning(user: User) -> str:
+    """How close the account is to the lockout (21 CFR 11.300(d)), after a refused password."""
+    from axes.models import AccessAttempt
+
+    failures = (
+        AccessAttempt.objects.filter(username=user.username).aggregate(
+            n=Sum("failures_since_start")
+        )["n"]
+        or 0
+    )
+    limit = int(settings.AXES_FAILURE_LIMIT)
+    return (
+        f"The password was wrong: nothing was signed. Failed attempt {failures} of {limit}: "
+        f"after {limit} failed sign-in or signature attempts the account is locked until an "
+        "administrator unlocks it (21 CFR 11.300(d)). Every attempt is in the audit trail."
+    )
+
+
+# --- investigations ------------------------------------------------------------------
+
+
+@dataclass
+class EntryRow:
+    entry: InvestigationEntry
+    signatures: list[ManifestLine]
+
+    @property
+    def label(self) -> str:
+        try:
+            return str(EntryType(self.entry.entry_type).label)
+        except ValueError:
+            return self.entry.entry_type
+
+
+@dataclass
+class InvestigationPage:
+    investigation: Investigation
+    lot: Lot
+    entries: list[EntryRow]
+    proposal: InvestigationEntry | None
+    retests: list[Result]
+    attempts: int
+    panels: list[Panel]
+    invalidation: Any
+
+    @property
+    def conclusion_label(self) -> str:
+        conclusion = self.investigation.conclusion
+        try:
+            return str(Conclusion(conclusion).label) if conclusion else ""
+        except ValueError:
+            return conclusion
+
+    @property
+    def phases(self) -> list[tuple[str, str]]:
+        """The phases as steps, each done, current or still to come."""
+        order = list(InvestigationPhase)
+        if self.investigation.kind not in PHASED_KINDS:
+            order = [InvestigationPhase.PHASE_1, InvestigationPhase.CLOSED]
+        now = order.index(InvestigationPhase(self.investigation.phase))
+        labels = {InvestigationPhase.PHASE_1: "Open"} if len(order) == 2 else {}
+        skipped = self.investigation.conclusion == Conclusion.INVALIDATED
+        steps = []
+        for i, phase in enumerate(order):
+            state = "done" if i < now else "current" if i == now else "todo"
+            if skipped and phase == InvestigationPhase.PHASE_2:
+                state = "skipped"
+            steps.append((labels.get(phase, str(phase.label)), state))
+        return steps
+
+
+def _pending_proposal(investigation: Investigation) -> InvestigationEntry | None:
+    entries = list(investigation.entries.all())
+    if any(e.entry_type == EntryType.RESULT_INVALIDATED for e in entries):
+        return None
+    proposals = [e for e in entries if e.entry_type == EntryType.INVALIDATION_PROPOSED]
+    return proposals[-1] if proposals else None
+
+
+def investigation_page(number: str, user: User, bound: Bound | None = None) -> InvestigationPage:
+    investigation = investigation_get(number=number)
+    lot = Lot.objects.select_related("product", "specification").get(pk=investigation.lot_id)
+    entries = sorted(investigation.entries.all(), key=lambda e: (e.recorded_at, e.pk))
+    signed: dict[int, list[ManifestLine]] = {}
+    for signature in _entry_signatures([e.pk for e in entries]):
+        check = signature_verify(signature)
+        signed.setdefault(int(signature.object_id), []).append(
+            ManifestLine(signature, check.intact, check.reason, investigation.number)
+        )
+    proposal = _pending_proposal(investigation)
+    retests, attempts = retests_after(investigation)
+    result = investigation.result
+    facts = Facts(
+        lot=lot,
+        user=user,
+        investigation=investigation,
+        proposal_cause=str((proposal.data or {}).get("cause", "")) if proposal else "",
+        proposed_by=proposal.recorded_by if proposal else "",
+    )
+    state = {"proposal": proposal}
+    panels: list[Panel] = []
+    for key, spec in INVESTIGATION_ACTIONS.items():
+        if not spec.allowed(user):
+            continue
+        is_bound = bound is not None and bound.key == key
+        if not (is_bound or spec.applies(investigation, state)):
+            continue
+        panel = Panel(
+            key=key,
+            title=spec.title,
+            button=spec.button,
+            url=reverse("investigation-action", args=[investigation.number, key]),
+            statement=spec.statement(facts),
+            meaning=spec.meaning_label,
+            form=bound.form
+            if bound is not None and is_bound and bound.form is not None
+            else spec.form(investigation),
+            danger=spec.danger,
+            refusal=bound.refusal if is_bound and bound is not None else None,
+        )
+        if key == "invalidate" and proposal is not None:
+            if proposal.recorded_by_user_id == user.pk:
+                panel.blocked = (
+                    f"You ({user.printed_name}) proposed this invalidation, so you cannot sign "
+                    "it: a second person (another QC reviewer or QA officer) must "
+                    "(21 CFR 610.1)."
+                )
+            elif result is not None and performed_by(result, user):
+                panel.blocked = (
+                    f"You ({user.printed_name}) performed result #{result.pk}: the analyst "
+                    "cannot invalidate their own result."
+                )
+            if panel.blocked and not is_bound:
+                panel.form = None
+        if key == "allow-retest":
+            panel.notes.append(
+                f"Retest budget of {result.test.code if result else 'the method'}, fixed when "
+                f"the investigation opened: {investigation.retest_budget}; used so far: "
+                f"{attempts}."
+            )
+        panels.append(panel)
+    return InvestigationPage(
+        investigation=investigation,
+        lot=lot,
+        entries=[EntryRow(entry, signed.get(entry.pk, [])) for entry in entries],
+        proposal=proposal,
+        retests=retests,
+        attempts=attempts,
+        panels=panels,
+        invalidation=getattr(result, "invalidation", None) if result is not None else None,
     )

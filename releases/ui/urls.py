@@ -5,5 +5,21 @@ from releases.ui import views
 urlpatterns = [
     path("lots/", views.lot_list, name="lot-list"),
     path("lots/<str:lot_number>/", views.lot_detail, name="lot-detail"),
+    path("lots/<str:lot_number>/actions/<slug:key>/", views.lot_action, name="lot-action"),
+    path("lots/<str:lot_number>/history/", views.lot_history, name="lot-history"),
+    path(
+        "lots/<str:lot_number>/certificates/v<int:version>.<str:kind>",
+        views.certificate_file,
+        name="lot-certificate",
+    ),
     path("investigations/", views.investigation_list, name="investigation-list"),
+    path("investigations/<str:number>/", views.investigation_detail, name="investigation-detail"),
+    path(
+        "investigations/<str:number>/actions/<slug:key>/",
+        views.investigation_action,
+        name="investigation-action",
+    ),
+    path("notifications/", views.notification_list, name="notification-list"),
+    path("notifications/read-all/", views.notification_read, name="notification-read-all"),
+    path("notifications/<int:pk>/read/", views.notification_read, name="notification-read"),
 ]

@@ -1,14 +1,48 @@
-"""The QA officers' and auditors' web UI: server-rendered pages, HTMX for filtering."""
+"""The QA officers' and auditors' web UI: server-rendered pages, HTMX for filtering.
+
+Actions are plain POSTs of Django forms: on success, a redirect back with a
+message naming the signer, the UTC time and the meaning; on refusal, the page
+again with the typed reason kept and every reason listed (409), a wrong
+password with the lockout warning (403).  The services authenticate the signer
+outside any transaction, so nothing here opens one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from qc.models import Lot, LotStatus, Product
-from releases.models import Investigation
-from releases.ui.selectors import attention_for, lot_page, lots_overview, status_counts
+from releases.lifecycle import IllegalTransition
+from releases.models import Investigation, Notification
+from releases.selectors import certificate_get, lot_audit_events, notifications_for
+from releases.services.errors import InvalidRequest, NotAllowed, NotFound, Refused
+from releases.services.notifications import notification_mark_read
+from releases.ui.actions import INVESTIGATION_ACTIONS, LOT_ACTIONS
+from releases.ui.selectors import (
+    Bound,
+    Refusal,
+    attention_for,
+    investigation_page,
+    lockout_warning,
+    lot_page,
+    lot_record,
+    lots_overview,
+    release_panel,
+    status_counts,
+)
+from services.accounts.models import Role, User
+from services.esign.services import SignatureRefused
 
 
 @login_required
@@ -46,15 +80,242 @@ def lot_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def lot_detail(request: HttpRequest, lot_number: str) -> HttpResponse:
+def investigation_list(request: HttpRequest) -> HttpResponse:
+    investigations = Investigation.objects.select_related("lot").order_by("-opened_at")[:200]
+    return render(request, "releases/investigation_list.html", {"investigations": investigations})
+
+
+# --- the release workflow: lot actions, record, history, certificates -----------------
+
+
+def _lot_or_404(lot_number: str) -> Lot:
+    lot = Lot.objects.select_related("product", "specification").filter(lot_number=lot_number)
+    found = lot.first()
+    if found is None:
+        raise Http404(f"no lot {lot_number}")
+    return found
+
+
+def _render_lot(
+    request: HttpRequest, lot_number: str, bound: Bound | None = None, status: int = 200
+) -> HttpResponse:
     try:
         page = lot_page(lot_number)
     except Lot.DoesNotExist:
         raise Http404(f"no lot {lot_number}") from None
-    return render(request, "releases/lot_detail.html", {"page": page, "lot": page.lot})
+    user = cast(User, request.user)
+    context = {
+        "page": page,
+        "lot": page.lot,
+        "release": release_panel(page.lot, user, bound),
+        "record": lot_record(page.lot),
+        "refused": bound.refusal if bound is not None and bound.form is None else None,
+    }
+    return render(request, "releases/lot_detail.html", context, status=status)
 
 
 @login_required
-def investigation_list(request: HttpRequest) -> HttpResponse:
-    investigations = Investigation.objects.select_related("lot").order_by("-opened_at")[:200]
-    return render(request, "releases/investigation_list.html", {"investigations": investigations})
+def lot_detail(request: HttpRequest, lot_number: str) -> HttpResponse:
+    return _render_lot(request, lot_number)
+
+
+def _signed_words(record: Any) -> str:
+    """'Signed by … at … UTC, meaning …' for the success message (11.50 on screen)."""
+    signature = getattr(record, "signature", None)
+    if signature is None:
+        return ""
+    return (
+        f" Signed by {signature.printed_name} on {signature.signed_at:%Y-%m-%d %H:%M:%S} UTC, "
+        f"meaning: {signature.get_meaning_display()}."
+    )
+
+
+def _attempt(
+    call: Callable[[], Any], form: forms.Form, user: User
+) -> tuple[Any, Refusal | None, int]:
+    """Run a service; a refusal comes back with every reason and the HTTP status it means."""
+    try:
+        return call(), None, 200
+    except Refused as exc:
+        return None, Refusal(exc.headline, exc.reasons), 409
+    except IllegalTransition as exc:
+        return None, Refusal("Refused", [str(exc)]), 409
+    except InvalidRequest as exc:
+        field = exc.field if exc.field in form.fields else None
+        if field == "comment":
+            field = "reason"
+        form.add_error(field if field in form.fields else None, exc.reason)
+        return None, Refusal("Please correct the form", []), 400
+    except NotAllowed as exc:
+        return None, Refusal("Not allowed", [_sentence(str(exc))]), 403
+    except SignatureRefused:
+        return None, Refusal("Signature refused", [], lockout_warning(user)), 403
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return (text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")) if text else text
+
+
+def _not_allowed(user: User, roles: tuple[str, ...], title: str) -> Refusal:
+    names = " or ".join(str(Role(role).label) for role in roles)
+    return Refusal(
+        "Not allowed: nothing was done",
+        [
+            f"“{title}” is for a {names}; you are signed in as {user.printed_name} "
+            f"({user.get_role_display()}) (21 CFR 11.10(g))."
+        ],
+    )
+
+
+@login_required
+@require_POST
+def lot_action(request: HttpRequest, lot_number: str, key: str) -> HttpResponse:
+    spec = LOT_ACTIONS.get(key)
+    if spec is None:
+        raise Http404(f"no action {key}")
+    lot = _lot_or_404(lot_number)
+    user = cast(User, request.user)
+    if not spec.allowed(user, lot):
+        denied = _not_allowed(user, spec.roles(lot), spec.title)
+        return _render_lot(request, lot_number, Bound(key, None, denied), status=403)
+    form = spec.form(lot, request.POST)
+    if not form.is_valid():
+        invalid = Refusal("Please correct the form", [])
+        return _render_lot(request, lot_number, Bound(key, form, invalid), status=400)
+    record, refusal, status = _attempt(
+        lambda: spec.run(lot=lot, user=user, form=form, request=request), form, user
+    )
+    if refusal is not None:
+        return _render_lot(request, lot_number, Bound(key, form, refusal), status=status)
+    messages.success(request, spec.done.format(lot=lot.lot_number) + _signed_words(record))
+    # "#top": the form's "#action-…" would otherwise carry over and scroll past the message.
+    return redirect(reverse("lot-detail", args=[lot.lot_number]) + "#top")
+
+
+@login_required
+def lot_history(request: HttpRequest, lot_number: str) -> HttpResponse:
+    """The lot's release history, for auditors: printable, nothing to act on."""
+    lot = _lot_or_404(lot_number)
+    context = {
+        "lot": lot,
+        "record": lot_record(lot),
+        "events": list(lot_audit_events(lot=lot).order_by("sequence")),
+        "investigations": list(lot.investigations.order_by("opened_at")),
+        "printed_at": timezone.now(),
+    }
+    return render(request, "releases/lot_history.html", context)
+
+
+@login_required
+def certificate_file(
+    request: HttpRequest, lot_number: str, version: int, kind: str
+) -> FileResponse:
+    lot = _lot_or_404(lot_number)
+    try:
+        certificate = certificate_get(lot=lot, version=version)
+    except NotFound as exc:
+        raise Http404(str(exc)) from None
+    name = certificate.pdf_name if kind == "pdf" else certificate.json_name
+    response = FileResponse(
+        default_storage.open(name, "rb"),
+        content_type="application/pdf" if kind == "pdf" else "application/json",
+        as_attachment=True,
+        filename=f"{lot.lot_number}-CoA-v{certificate.version}.{kind}",
+    )
+    response["X-Content-SHA256"] = (
+        certificate.pdf_sha256 if kind == "pdf" else certificate.json_sha256
+    )
+    return response
+
+
+# --- investigations ----------------------------------------------------------------
+
+
+def _render_investigation(
+    request: HttpRequest, number: str, bound: Bound | None = None, status: int = 200
+) -> HttpResponse:
+    try:
+        page = investigation_page(number, cast(User, request.user), bound)
+    except NotFound:
+        raise Http404(f"no investigation {number}") from None
+    context = {
+        "page": page,
+        "investigation": page.investigation,
+        "lot": page.lot,
+        "refused": bound.refusal if bound is not None and bound.form is None else None,
+    }
+    return render(request, "releases/investigation_detail.html", context, status=status)
+
+
+@login_required
+def investigation_detail(request: HttpRequest, number: str) -> HttpResponse:
+    return _render_investigation(request, number)
+
+
+@login_required
+@require_POST
+def investigation_action(request: HttpRequest, number: str, key: str) -> HttpResponse:
+    spec = INVESTIGATION_ACTIONS.get(key)
+    if spec is None:
+        raise Http404(f"no action {key}")
+    investigation = Investigation.objects.select_related("lot").filter(number=number).first()
+    if investigation is None:
+        raise Http404(f"no investigation {number}")
+    user = cast(User, request.user)
+    if not spec.allowed(user):
+        denied = _not_allowed(user, spec.roles, spec.title)
+        return _render_investigation(request, number, Bound(key, None, denied), status=403)
+    form = spec.form(investigation, request.POST)
+    if not form.is_valid():
+        invalid = Refusal("Please correct the form", [])
+        return _render_investigation(request, number, Bound(key, form, invalid), status=400)
+    record, refusal, status = _attempt(
+        lambda: spec.run(investigation=investigation, user=user, form=form, request=request),
+        form,
+        user,
+    )
+    if refusal is not None:
+        return _render_investigation(request, number, Bound(key, form, refusal), status=status)
+    if key == "conclude" and isinstance(record, Investigation):  # signed on its log entry
+        signed = record.entries.filter(signature__isnull=False).order_by("-pk").first()
+        record = signed
+        lot = Lot.objects.get(pk=investigation.lot_id)
+        words = f" Lot {lot.lot_number} is {lot.get_status_display()}."
+    else:
+        words = ""
+    messages.success(request, spec.done.format(number=number) + words + _signed_words(record))
+    return redirect(reverse("investigation-detail", args=[number]) + "#top")
+
+
+# --- notifications -------------------------------------------------------------------
+
+
+@login_required
+def notification_list(request: HttpRequest) -> HttpResponse:
+    user = cast(User, request.user)
+    notifications = list(notifications_for(user=user)[:200])
+    return render(request, "releases/notifications.html", {"notifications": notifications})
+
+
+@login_required
+@require_POST
+def notification_read(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    user = cast(User, request.user)
+    notification_mark_read(user=user, notification_id=pk)
+    if not request.htmx:  # type: ignore[attr-defined]
+        return redirect("notification-list")
+    unread = notifications_for(user=user, unread_only=True).count()
+    if pk is None:
+        notifications = list(notifications_for(user=user)[:200])
+        return render(
+            request,
+            "releases/_notification_list.html",
+            {"notifications": notifications, "unread_count": unread, "oob": True},
+        )
+    notification = get_object_or_404(Notification, pk=pk, recipient=user)
+    return render(
+        request,
+        "releases/_notification_row.html",
+        {"n": notification, "unread_count": unread, "oob": True},
+    )
