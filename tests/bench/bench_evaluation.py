@@ -245,7 +245,6 @@ def bulk_lots(count: int) -> None:
                 specification=specification,
                 manufactured_on=now.date(),
                 process={"isolation_method": "TFF + SEC", "culture_supplement": "FCS-free"},
-                status="in_testing",
                 data_version=1,
             )
             for n in range(count)
