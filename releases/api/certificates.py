@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from django.core.files.storage import default_storage
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -47,10 +47,9 @@ class CertificateFileView(GenericAPIView):
         with release_errors():
             lot = selectors.lot_get(lot_number=lot_number)
             certificate = selectors.certificate_get(lot=lot, version=_version(request))
-        name = certificate.pdf_name if self.kind == "pdf" else certificate.json_name
-        digest = certificate.pdf_sha256 if self.kind == "pdf" else certificate.json_sha256
+        data, digest = certificate.document(self.kind)
         response = FileResponse(
-            default_storage.open(name, "rb"),
+            io.BytesIO(data),
             content_type="application/pdf" if self.kind == "pdf" else "application/json",
             filename=f"{lot.lot_number}-CoA-v{certificate.version}.{self.kind}",
         )

@@ -29,6 +29,10 @@ class Certificate(models.Model):
     pdf_sha256 = models.CharField(max_length=64)
     json_name = models.CharField(max_length=300)
     json_sha256 = models.CharField(max_length=64)
+    # The documents themselves live in PostgreSQL, the system of record: every api,
+    # web and worker replica reads the same bytes, backed up with everything else.
+    pdf_data = models.BinaryField(editable=False, default=b"")
+    json_data = models.BinaryField(editable=False, default=b"")
     content = models.JSONField()
     issued_at = models.DateTimeField()
 
@@ -48,6 +52,12 @@ class Certificate(models.Model):
 
     def __str__(self) -> str:
         return f"CoA {self.lot} v{self.version}"
+
+    def document(self, kind: str) -> tuple[bytes, str]:
+        """The stored bytes of the ``pdf`` or ``json`` document and their SHA-256."""
+        if kind == "pdf":
+            return bytes(self.pdf_data), self.pdf_sha256
+        return bytes(self.json_data), self.json_sha256
 
 
 class NotificationKind(models.TextChoices):

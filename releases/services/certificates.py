@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Max
@@ -281,18 +279,18 @@ def certificate_issue(
         pdf = render_pdf(content, json_sha256=json_sha256)
         pdf_sha256 = sha256(pdf)
         stem = f"certificates/{lot.lot_number}/{lot.lot_number}-CoA-v{version}"
-        pdf_name = default_storage.save(f"{stem}.pdf", ContentFile(pdf))
-        json_name = default_storage.save(f"{stem}.json", ContentFile(twin))
         certificate = Certificate.objects.create(
             lot=lot,
             version=version,
             disposition=disposition,
             supersedes=supersedes,
             correction_reason=correction_reason,
-            pdf_name=pdf_name,
+            pdf_name=f"{stem}.pdf",
             pdf_sha256=pdf_sha256,
-            json_name=json_name,
+            pdf_data=pdf,
+            json_name=f"{stem}.json",
             json_sha256=json_sha256,
+            json_data=twin,
             content=content,
             issued_at=issued_at,
         )
@@ -309,8 +307,8 @@ def certificate_issue(
                 "decision": disposition.decision,
                 "pdf_sha256": pdf_sha256,
                 "json_sha256": json_sha256,
-                "pdf_name": pdf_name,
-                "json_name": json_name,
+                "pdf_name": certificate.pdf_name,
+                "json_name": certificate.json_name,
             },
             reason=correction_reason or f"certificate of the {disposition.decision} decision",
         )

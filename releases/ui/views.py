@@ -9,13 +9,13 @@ outside any transaction, so nothing here opens one.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -216,16 +216,14 @@ def certificate_file(
         certificate = certificate_get(lot=lot, version=version)
     except NotFound as exc:
         raise Http404(str(exc)) from None
-    name = certificate.pdf_name if kind == "pdf" else certificate.json_name
+    data, digest = certificate.document(kind)
     response = FileResponse(
-        default_storage.open(name, "rb"),
+        io.BytesIO(data),
         content_type="application/pdf" if kind == "pdf" else "application/json",
         as_attachment=True,
         filename=f"{lot.lot_number}-CoA-v{certificate.version}.{kind}",
     )
-    response["X-Content-SHA256"] = (
-        certificate.pdf_sha256 if kind == "pdf" else certificate.json_sha256
-    )
+    response["X-Content-SHA256"] = digest
     return response
 
 

@@ -26,8 +26,8 @@ def _released(world: Any, reviewer: Any, qa: Any, qp: Any, password: str) -> Dis
     )
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 @pytest.mark.requirement("21CFR11.50")
@@ -38,14 +38,15 @@ def test_the_certificate_hash_matches_the_audit_trail(
     release = _released(world, reviewer, qa, qp, password)
     certificate_id = certificate_generate(release.pk)  # the task's function, synchronously
     certificate = Certificate.objects.get(pk=certificate_id)
-    pdf, twin = media_root / certificate.pdf_name, media_root / certificate.json_name
-    assert pdf.read_bytes().startswith(b"%PDF-")
+    # The documents are stored in PostgreSQL, read back exactly as issued.
+    pdf, twin = certificate.document("pdf")[0], certificate.document("json")[0]
+    assert pdf.startswith(b"%PDF-")
     assert _sha256(pdf) == certificate.pdf_sha256 and _sha256(twin) == certificate.json_sha256
     event = AuditEvent.objects.get(action="certificate.issued")
     assert event.object_id == release.lot.lot_number
     assert event.new_values["pdf_sha256"] == certificate.pdf_sha256
     assert event.new_values["json_sha256"] == certificate.json_sha256
-    content = json.loads(twin.read_text(encoding="utf-8"))
+    content = json.loads(twin.decode("utf-8"))
     assert content == certificate.content
     assert content["lot"]["lot_number"] == release.lot.lot_number
     assert content["specification"]["version"] == 1
@@ -84,7 +85,7 @@ def test_a_correction_is_a_new_version_pointing_at_the_old(
     release = _released(world, reviewer, qa, qp, password)
     first = certificate_issue(disposition_id=release.pk)
     assert first is not None
-    first_bytes = (media_root / first.pdf_name).read_bytes()
+    first_bytes = first.document("pdf")[0]
     second = certificate_issue(
         disposition_id=release.pk,
         supersedes_id=first.pk,
@@ -92,7 +93,8 @@ def test_a_correction_is_a_new_version_pointing_at_the_old(
     )
     assert second is not None
     assert (second.version, second.supersedes_id) == (2, first.pk)
-    assert (media_root / first.pdf_name).read_bytes() == first_bytes
+    first.refresh_from_db()
+    assert first.document("pdf")[0] == first_bytes
     assert second.content["supersedes_version"] == 1
     assert (
         certificate_issue(
@@ -166,7 +168,7 @@ def test_a_real_documents_worker_issues_the_certificate_on_release(
         time.sleep(0.25)
     else:
         pytest.fail("the documents worker issued no certificate within 60 s")
-    assert _sha256(media_root / certificate.pdf_name) == certificate.pdf_sha256
+    assert _sha256(certificate.document("pdf")[0]) == certificate.pdf_sha256
     event = AuditEvent.objects.get(action="certificate.issued")
     assert event.actor_name == "documents worker"
     assert event.new_values["pdf_sha256"] == certificate.pdf_sha256
