@@ -2,7 +2,8 @@
 
 403: wrong role, machine client, wrong password (counted toward the lockout).
 404: unknown lot or investigation.  400: malformed request.
-409: the state does not allow it, with ``reasons``: every guard that failed.
+409: the state does not allow it, with ``reasons``: every guard that failed; or a
+     concurrent evaluation of the same lot won a lock race (nothing recorded).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg.errors
+from django.db import OperationalError
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
 from releases.lifecycle import IllegalTransition
@@ -33,3 +36,15 @@ def release_errors() -> Iterator[None]:
         raise NotFound(str(exc)) from exc
     except (NotAllowed, SignatureRefused) as exc:
         raise PermissionDenied(str(exc)) from exc
+    except OperationalError as exc:
+        # PostgreSQL broke a lock cycle with a concurrent evaluation of the same lot:
+        # nothing was decided (the transaction rolled back); the signer may retry.
+        if isinstance(exc.__cause__, psycopg.errors.DeadlockDetected):
+            raise Conflict(
+                {
+                    "detail": "the lot changed while you signed; nothing was "
+                    "recorded, please try again",
+                    "reasons": ["concurrent update of the lot"],
+                }
+            ) from exc
+        raise
