@@ -6,17 +6,9 @@ from typing import Any
 
 import pytest
 
-from qc.models import Lot
-from qc.services.evaluation import lot_evaluate
 from tests.e2e.conftest import screenshot, sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def evaluated_demo(demo_world: None) -> None:
-    for lot in Lot.objects.all():
-        lot_evaluate(lot_id=lot.pk)
 
 
 def test_qa_signs_in_and_triages_by_exception(

@@ -11,19 +11,12 @@ from typing import Any
 import pytest
 
 from qc.models import Lot, LotStatus
-from qc.services.evaluation import lot_evaluate
 from releases.models import Certificate, Decision, Disposition
 from releases.tasks import certificate_generate
 from tests.e2e.conftest import screenshot, sign_in
 from tests.releases.conftest import media_root  # noqa: F401 - shared fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def evaluated_demo(demo_world: None) -> None:
-    for lot in Lot.objects.all():
-        lot_evaluate(lot_id=lot.pk)
 
 
 def _sign_out(page: Any) -> None:

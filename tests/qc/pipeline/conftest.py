@@ -29,6 +29,16 @@ def demo_world(transactional_db: None, password: str) -> None:
     _demo_world(password)
 
 
+@pytest.fixture
+def evaluated_demo(demo_world: None) -> None:
+    """The demo lots, each evaluated once (as the worker would have done)."""
+    from qc.models import Lot
+    from qc.services.evaluation import lot_evaluate
+
+    for lot in Lot.objects.all():
+        lot_evaluate(lot_id=lot.pk)
+
+
 def conforming_results(run_prefix: str) -> list[dict[str, Any]]:
     """The demo's conforming result set for runs named ``<run_prefix>-NTA`` etc."""
     from qc.demo import MARKERS, _curve

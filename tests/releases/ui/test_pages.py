@@ -7,38 +7,23 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from qc.models import Lot
-from qc.services.evaluation import lot_evaluate
+from tests.releases.ui.conftest import client_for
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def evaluated_demo(demo_world: None) -> None:
-    for lot in Lot.objects.all():
-        lot_evaluate(lot_id=lot.pk)
-
-
-def _client_for(username: str) -> Client:
-    from services.accounts.models import User
-
-    client = Client()
-    client.force_login(User.objects.get(username=username))
-    return client
-
-
 def test_dashboard_shows_each_role_what_needs_it(evaluated_demo: None) -> None:
-    qa_page = _client_for("qa").get("/").content.decode()
+    qa_page = client_for("qa").get("/").content.decode()
     assert "Ready for QA review" in qa_page
     assert "EVX-24-001" in qa_page  # the conforming lot waits for QA
     assert "Open investigations" in qa_page and "OOS-" in qa_page
-    auditor_page = _client_for("auditor").get("/").content.decode()
+    auditor_page = client_for("auditor").get("/").content.decode()
     assert "Recently decided lots" in auditor_page
 
 
 @pytest.mark.requirement("review-by-exception")
 def test_lot_page_leads_with_the_exceptions(evaluated_demo: None) -> None:
-    page = _client_for("qa").get("/lots/EVX-24-002/").content.decode()
+    page = client_for("qa").get("/lots/EVX-24-002/").content.decode()
     endotoxin = page.index("Bacterial endotoxins 0.80 EU/mL")
     assert endotoxin < page.index("Needs attention") < page.index("lines conform")
     assert page.index("lines conform") < page.index("Results (")
@@ -46,14 +31,14 @@ def test_lot_page_leads_with_the_exceptions(evaluated_demo: None) -> None:
 
 
 def test_lot_page_shows_invalid_data_and_missing_lines(evaluated_demo: None) -> None:
-    invalid = _client_for("reviewer").get("/lots/EVX-24-003/").content.decode()
+    invalid = client_for("reviewer").get("/lots/EVX-24-003/").content.decode()
     assert "invalid data" in invalid and "121 nm outside 90" in invalid
-    incomplete = _client_for("analyst").get("/lots/EVX-24-004/").content.decode()
+    incomplete = client_for("analyst").get("/lots/EVX-24-004/").content.decode()
     assert "Sterility: no result yet" in incomplete
 
 
 def test_lot_list_filters_with_htmx(evaluated_demo: None) -> None:
-    client = _client_for("qa")
+    client = client_for("qa")
     full = client.get("/lots/?status=in_testing")
     assert full.status_code == 200 and b"<form" in full.content
     partial = client.get("/lots/?q=24-002", HTTP_HX_REQUEST="true").content.decode()
@@ -62,13 +47,13 @@ def test_lot_list_filters_with_htmx(evaluated_demo: None) -> None:
 
 
 def test_unknown_lot_is_404_and_anonymous_users_must_sign_in(evaluated_demo: None) -> None:
-    assert _client_for("qa").get("/lots/NOPE/").status_code == 404
+    assert client_for("qa").get("/lots/NOPE/").status_code == 404
     response = Client().get("/lots/EVX-24-001/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
 @pytest.mark.requirement("21CFR11.10e")
 def test_audit_trail_page_is_for_auditors(evaluated_demo: Any) -> None:
-    assert _client_for("analyst").get("/audit/").status_code == 403
-    page = _client_for("auditor").get("/audit/?object_type=lot").content.decode()
+    assert client_for("analyst").get("/audit/").status_code == 403
+    page = client_for("auditor").get("/audit/?object_type=lot").content.decode()
     assert "lot.evaluated" in page

@@ -14,7 +14,6 @@ from axes.models import AccessAttempt
 from django.test import Client
 
 from qc.models import Lot, LotStatus, Result
-from qc.services.evaluation import lot_evaluate
 from releases.models import (
     Certificate,
     Decision,
@@ -24,24 +23,12 @@ from releases.models import (
     Notification,
 )
 from releases.tasks import certificate_generate
-from services.accounts.models import User
 from services.esign.models import Signature
+from tests.releases.ui.conftest import client_for
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 CONFORMING, OOS, INCOMPLETE = "EVX-24-001", "EVX-24-002", "EVX-24-004"
-
-
-@pytest.fixture
-def evaluated_demo(demo_world: None) -> None:
-    for lot in Lot.objects.all():
-        lot_evaluate(lot_id=lot.pk)
-
-
-def _client_for(username: str) -> Client:
-    client = Client()
-    client.force_login(User.objects.get(username=username))
-    return client
 
 
 def _act(client: Client, lot: str, key: str, **fields: Any) -> Any:
@@ -69,7 +56,7 @@ def _status(lot_number: str) -> str:
 
 def _reviewed(lot: str, password: str) -> None:
     ok = _act(
-        _client_for("reviewer"),
+        client_for("reviewer"),
         lot,
         "result-review",
         reason="all raw data checked",
@@ -77,7 +64,7 @@ def _reviewed(lot: str, password: str) -> None:
     )
     assert ok.status_code == 302, _text(ok)[-3000:]
     ok = _act(
-        _client_for("qa"),
+        client_for("qa"),
         lot,
         "audit-trail-review",
         reason="no unexplained change",
@@ -90,7 +77,7 @@ def _released(password: str) -> None:
     _reviewed(CONFORMING, password)
     assert (
         _act(
-            _client_for("qa"),
+            client_for("qa"),
             CONFORMING,
             "approve",
             reason="conforms; records reviewed",
@@ -100,7 +87,7 @@ def _released(password: str) -> None:
     )
     assert (
         _act(
-            _client_for("qp"),
+            client_for("qp"),
             CONFORMING,
             "release",
             reason="certified per Annex 16",
@@ -116,13 +103,13 @@ def _released(password: str) -> None:
 def test_qa_sees_the_checklist_of_its_approval_with_what_still_fails(
     evaluated_demo: None,
 ) -> None:
-    page = _text(_client_for("qa").get(f"/lots/{CONFORMING}/"))
+    page = _text(client_for("qa").get(f"/lots/{CONFORMING}/"))
     assert "Release checklist · approval by QA" in page
     assert "2 of 9 checks fail" in page
     assert "QA has not recorded a review of lot EVX-24-001's audit trail." in page
     assert "have not been reviewed by a second person (QC reviewer)" in page
     assert "✓ The current evaluation conforms" in page
-    html = _client_for("qa").get(f"/lots/{CONFORMING}/").content.decode()
+    html = client_for("qa").get(f"/lots/{CONFORMING}/").content.decode()
     for key in ("audit-trail-review", "approve", "hold", "reject"):
         assert f'id="action-{key}"' in html, key
     for key in ("result-review", "release", "conditional-release", "finalise"):
@@ -133,7 +120,7 @@ def test_qa_sees_the_checklist_of_its_approval_with_what_still_fails(
 def test_an_analyst_sees_no_approve_form_and_a_post_by_them_is_refused(
     evaluated_demo: None, password: str
 ) -> None:
-    analyst = _client_for("analyst")
+    analyst = client_for("analyst")
     html = analyst.get(f"/lots/{CONFORMING}/").content.decode()
     assert "Release checklist" in html
     assert 'id="action-approve"' not in html and "approve-password" not in html
@@ -151,7 +138,7 @@ def test_an_analyst_sees_no_approve_form_and_a_post_by_them_is_refused(
 def test_a_signing_form_shows_its_meaning_the_printed_name_and_asks_for_the_password(
     evaluated_demo: None,
 ) -> None:
-    html = _client_for("qa").get(f"/lots/{CONFORMING}/").content.decode()
+    html = client_for("qa").get(f"/lots/{CONFORMING}/").content.decode()
     form = html[html.index('id="action-approve"') :]
     form = form[: form.index("</section>")]
     assert "By signing, I approve lot EVX-24-001 of EVX-MSC-01" in form
@@ -172,7 +159,7 @@ def test_a_signing_form_shows_its_meaning_the_printed_name_and_asks_for_the_pass
 def test_reviews_approval_and_certification_through_the_forms(
     evaluated_demo: None, password: str, media_root: Path
 ) -> None:
-    reviewer = _client_for("reviewer")
+    reviewer = client_for("reviewer")
     done = _act(
         reviewer, CONFORMING, "result-review", reason="all raw data checked", password=password
     )
@@ -181,7 +168,7 @@ def test_reviews_approval_and_certification_through_the_forms(
     assert "The results of lot EVX-24-001 are reviewed. Signed by Rene Viewer on" in shown
     assert "UTC, meaning: Reviewed." in shown
 
-    qa = _client_for("qa")
+    qa = client_for("qa")
     assert (
         _act(
             qa, CONFORMING, "audit-trail-review", reason="no unexplained change", password=password
@@ -199,7 +186,7 @@ def test_reviews_approval_and_certification_through_the_forms(
     assert _status(CONFORMING) == LotStatus.APPROVED
     # QA now sees the QP's checklist, read-only; the QP sees it with their own checks.
     assert "certification and release" in _text(qa.get(f"/lots/{CONFORMING}/"))
-    qp = _client_for("qp")
+    qp = client_for("qp")
     qp_page = qp.get(f"/lots/{CONFORMING}/").content.decode()
     assert 'id="action-release"' in qp_page and "I certify as Qualified Person" in qp_page
     assert (
@@ -258,7 +245,7 @@ def test_the_manifest_shows_a_signature_whose_record_changed_as_broken(
             [signature.pk],
         )
         cursor.execute("SET session_replication_role = DEFAULT")
-    page = _text(_client_for("auditor").get(f"/lots/{CONFORMING}/"))
+    page = _text(client_for("auditor").get(f"/lots/{CONFORMING}/"))
     assert "Signature manifest 1 broken" in page
     assert "the signature's stored copy was altered" in page
 
@@ -271,7 +258,7 @@ def test_approving_the_oos_lot_is_refused_with_every_reason_and_the_reason_kept(
     evaluated_demo: None, password: str
 ) -> None:
     refused = _act(
-        _client_for("qa"), OOS, "approve", reason="my typed justification", password=password
+        client_for("qa"), OOS, "approve", reason="my typed justification", password=password
     )
     assert refused.status_code == 409
     text = _text(refused)
@@ -293,7 +280,7 @@ def test_approving_the_oos_lot_is_refused_with_every_reason_and_the_reason_kept(
 def test_a_wrong_password_warns_of_the_lockout_and_counts_toward_it(
     evaluated_demo: None, password: str
 ) -> None:
-    qa = _client_for("qa")
+    qa = client_for("qa")
     refused = _act(qa, CONFORMING, "audit-trail-review", reason="reviewed", password="wrong!")
     assert refused.status_code == 403
     text = _text(refused)
@@ -314,7 +301,7 @@ def test_a_wrong_password_warns_of_the_lockout_and_counts_toward_it(
 
 
 def test_a_rejection_needs_a_reason_then_is_signed(evaluated_demo: None, password: str) -> None:
-    qa = _client_for("qa")
+    qa = client_for("qa")
     blank = _act(qa, OOS, "reject", reason="  ", password=password)
     assert blank.status_code == 400 and "This field is required." in _text(blank)
     assert _status(OOS) == LotStatus.IN_TESTING
@@ -328,7 +315,7 @@ def test_a_rejection_needs_a_reason_then_is_signed(evaluated_demo: None, passwor
 
 
 def test_hold_and_release_hold(evaluated_demo: None) -> None:
-    qa = _client_for("qa")
+    qa = client_for("qa")
     assert _act(qa, INCOMPLETE, "hold", reason="deviation in filling").status_code == 302
     assert _status(INCOMPLETE) == LotStatus.ON_HOLD
     html = qa.get(f"/lots/{INCOMPLETE}/").content.decode()
@@ -347,7 +334,7 @@ def test_conditional_release_with_pending_tests_then_finalise_refused(
     evaluated_demo: None, password: str
 ) -> None:
     _reviewed(INCOMPLETE, password)
-    qp = _client_for("qp")
+    qp = client_for("qp")
     html = qp.get(f"/lots/{INCOMPLETE}/").content.decode()
     assert "Release checklist" in html and "conditional release" in html
     boxes = re.findall(r'name="conditional-release-pending_tests" value="([^"]+)"', html)
@@ -371,7 +358,7 @@ def test_qa_records_a_recall_decision_on_a_released_lot(
     evaluated_demo: None, password: str
 ) -> None:
     _released(password)
-    qa = _client_for("qa")
+    qa = client_for("qa")
     assert 'id="action-recall-decision"' in qa.get(f"/lots/{CONFORMING}/").content.decode()
     done = _act(
         qa,
@@ -400,13 +387,13 @@ def test_oos_phase_one_no_cause_phase_two_then_confirmed_rejects_the_lot(
     evaluated_demo: None, password: str
 ) -> None:
     number = _oos_number()
-    lots = _text(_client_for("qa").get("/investigations/"))
+    lots = _text(client_for("qa").get("/investigations/"))
     assert number in lots
     assert (
         f'href="/investigations/{number}/"'
-        in _client_for("qa").get(f"/lots/{OOS}/").content.decode()
+        in client_for("qa").get(f"/lots/{OOS}/").content.decode()
     )
-    reviewer = _client_for("reviewer")
+    reviewer = client_for("reviewer")
     page = reviewer.get(f"/investigations/{number}/").content.decode()
     assert 'id="action-entry"' in page and 'id="action-phase-one"' in page
     assert 'id="action-conclude"' not in page  # QA's
@@ -430,7 +417,7 @@ def test_oos_phase_one_no_cause_phase_two_then_confirmed_rejects_the_lot(
     )
     assert Investigation.objects.get(number=number).phase == InvestigationPhase.PHASE_2
 
-    qa = _client_for("qa")
+    qa = client_for("qa")
     page = _text(qa.get(f"/investigations/{number}/"))
     assert "Retest budget of LAL, fixed when the investigation opened: 1; used so far: 0." in page
     premature = _act_on(
@@ -474,7 +461,7 @@ def test_the_proposer_cannot_sign_the_invalidation_a_second_person_does(
     evaluated_demo: None, password: str
 ) -> None:
     number = _oos_number()
-    reviewer = _client_for("reviewer")
+    reviewer = client_for("reviewer")
     _act_on(reviewer, number, "entry", entry_type="check", text="dilution factor checked")
     assert (
         _act_on(
@@ -496,7 +483,7 @@ def test_the_proposer_cannot_sign_the_invalidation_a_second_person_does(
     assert refused.status_code == 409
     assert "proposed this invalidation; a second person must sign it" in _text(refused)
 
-    qa = _client_for("qa")
+    qa = client_for("qa")
     page = _text(qa.get(f"/investigations/{number}/"))
     assert "proposed by Rene Viewer (reviewer): “wrong dilution factor in the LAL run”" in page
     done = _act_on(
@@ -517,7 +504,7 @@ def test_the_proposer_cannot_sign_the_invalidation_a_second_person_does(
 def test_the_bell_counts_unread_notifications_and_htmx_marks_them_read(
     evaluated_demo: None,
 ) -> None:
-    qa = _client_for("qa")
+    qa = client_for("qa")
     unread = Notification.objects.filter(recipient__username="qa", read_at=None).count()
     assert unread >= 2  # the lot ready for review, the OOS investigation
     assert f'<span class="count">{unread}</span>' in qa.get("/").content.decode()
@@ -534,7 +521,7 @@ def test_the_bell_counts_unread_notifications_and_htmx_marks_them_read(
     assert '<span class="count">' not in qa.get("/").content.decode()
     # Someone else's notification is not yours to read.
     assert (
-        _client_for("qp")
+        client_for("qp")
         .post(f"/notifications/{first.pk}/read/", HTTP_HX_REQUEST="true")
         .status_code
         == 404
@@ -549,7 +536,7 @@ def test_the_release_history_is_printable_and_complete(
     _released(password)
     release = Disposition.objects.get(decision=Decision.RELEASED)
     certificate = Certificate.objects.get(pk=certificate_generate(release.pk))
-    auditor = _client_for("auditor")
+    auditor = client_for("auditor")
     lot = auditor.get(f"/lots/{CONFORMING}/").content.decode()
     assert f'href="/lots/{CONFORMING}/history/"' in lot
     assert 'type="password"' not in lot  # nothing to sign for an auditor
