@@ -18,6 +18,7 @@ from qc.models import (
     TestMethod,
 )
 from qc.models.master import AttributeClass, ResultKind
+from services.api.filters import IsoDateTimeFilter
 
 
 class LotFilter(django_filters.FilterSet):
@@ -35,7 +36,7 @@ class ResultFilter(django_filters.FilterSet):
     lot = django_filters.CharFilter(field_name="lot__lot_number", help_text="Lot number.")
     test = django_filters.CharFilter(field_name="test__code", help_text="Test method code.")
     run = django_filters.CharFilter(field_name="run__external_run_id", help_text="Run id.")
-    received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
+    received_after = IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
     current = django_filters.BooleanFilter(
         field_name="superseded_by",
         lookup_expr="isnull",
@@ -50,8 +51,8 @@ class ResultFilter(django_filters.FilterSet):
 class AssayRunFilter(django_filters.FilterSet):
     method = django_filters.CharFilter(field_name="method__code", help_text="Test method code.")
     instrument = django_filters.CharFilter(field_name="instrument__code")
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = AssayRun

@@ -71,8 +71,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         errors = flatten_errors(exc.detail)
         count = len(errors)
         plural = "s" if count != 1 else ""
+        request = context.get("request")
+        stored = (
+            ""
+            if request is not None and request.method in {"GET", "HEAD"}
+            else ("; nothing was stored")
+        )
         response.data = {
-            "detail": f"{count} problem{plural} in the request; nothing was stored",
+            "detail": f"{count} problem{plural} in the request{stored}",
             "errors": errors,
         }
     elif isinstance(response.data, dict) and "detail" in response.data:
