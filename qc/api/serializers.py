@@ -364,6 +364,8 @@ class RunControlSerializer(serializers.ModelSerializer):
     unit = serializers.CharField(source="unit_as_posted")
     canonical_value = DecimalTextField()
     canonical_unit = serializers.CharField(source="test.canonical_unit")
+    acceptance_low = DecimalTextField(allow_null=True)
+    acceptance_high = DecimalTextField(allow_null=True)
 
     class Meta:
         model = RunControl
@@ -375,6 +377,8 @@ class RunControlSerializer(serializers.ModelSerializer):
             "unit",
             "canonical_value",
             "canonical_unit",
+            "acceptance_low",
+            "acceptance_high",
         )
 
 

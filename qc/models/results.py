@@ -53,6 +53,10 @@ class RunControl(models.Model):
     value_as_posted = models.CharField(max_length=64)
     unit_as_posted = models.CharField(max_length=40, blank=True)
     canonical_value = models.DecimalField(**_DECIMAL)
+    # The certified range in force when the run was recorded (ALCOA+ "original"):
+    # a later edit of the reference material's range never re-judges this run.
+    acceptance_low = models.DecimalField(null=True, blank=True, **_DECIMAL)
+    acceptance_high = models.DecimalField(null=True, blank=True, **_DECIMAL)
 
     class Meta:
         triggers = append_only("run_control")

@@ -103,6 +103,8 @@ def _runs(run_ids: set[int]) -> dict[int, RunInput]:
         "test__code",
         "test__canonical_unit",
         "canonical_value",
+        "acceptance_low",
+        "acceptance_high",
     )
     rows = list(control_rows)
     limits = {
@@ -114,7 +116,10 @@ def _runs(run_ids: set[int]) -> dict[int, RunInput]:
     for row in rows:
         limit = limits.get((row["reference_material_id"], row["test_id"]))
         status = row["reference_material__status"]
-        if limit is None:
+        if row["acceptance_low"] is not None and row["acceptance_high"] is not None:
+            # The range recorded with the run, not whatever the material says today.
+            low, high = row["acceptance_low"], row["acceptance_high"]
+        elif limit is None:
             # No certified range is never an implied pass: the control fails.
             low = high = row["canonical_value"]
             status = _MISSING_RANGE_STATUS

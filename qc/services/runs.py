@@ -42,6 +42,7 @@ class _Control:
     value_as_posted: str
     unit_as_posted: str
     canonical_value: Decimal
+    limit: ReferenceMaterialLimit
 
 
 def _controls(controls: Any) -> tuple[list[_Control], list[InputError]]:
@@ -67,11 +68,12 @@ def _controls(controls: Any) -> tuple[list[_Control], list[InputError]]:
         query |= Q(code=material, lot=lot)
     materials = {(m.code, m.lot): m for m in ReferenceMaterial.objects.filter(query)}
     tests = {t.code: t for t in TestMethod.objects.filter(code__in=codes)}
-    limits = set(
-        ReferenceMaterialLimit.objects.filter(
+    limits = {
+        (limit.reference_material_id, limit.test_id): limit
+        for limit in ReferenceMaterialLimit.objects.filter(
             reference_material__in=materials.values(), test__in=tests.values()
-        ).values_list("reference_material_id", "test_id")
-    )
+        )
+    }
     parsed: list[_Control] = []
     errors: list[InputError] = []
     for index, item in enumerate(controls):
@@ -86,7 +88,7 @@ def _control(
     item: Any,
     materials: Mapping[tuple[str, str], ReferenceMaterial],
     tests: Mapping[str, TestMethod],
-    limits: set[tuple[int, int]],
+    limits: Mapping[tuple[int, int], ReferenceMaterialLimit],
 ) -> _Control:
     if not isinstance(item, Mapping):
         raise Bad("", "each control must be an object")
@@ -102,7 +104,8 @@ def _control(
         raise Bad("test", f"unknown test method {item.get('test')!r}")
     if test.result_kind != ResultKind.NUMERIC:
         raise Bad("test", f"test {test.code} is not numeric; a control needs a measured number")
-    if (material.pk, test.pk) not in limits:
+    limit = limits.get((material.pk, test.pk))
+    if limit is None:
         raise Bad(
             "test",
             f"reference material {material.code} lot {material.lot} has no certified "
@@ -113,7 +116,9 @@ def _control(
     if qualifier:
         raise Bad("value", "a control is a measured value; no '<' or '>'")
     unit = item.get("unit")
-    return _Control(material, test, posted, str(unit), canonical(value, unit, test.canonical_unit))
+    return _Control(
+        material, test, posted, str(unit), canonical(value, unit, test.canonical_unit), limit
+    )
 
 
 def assay_run_record(
@@ -180,6 +185,8 @@ def assay_run_record(
                     value_as_posted=c.value_as_posted,
                     unit_as_posted=c.unit_as_posted,
                     canonical_value=c.canonical_value,
+                    acceptance_low=c.limit.acceptance_low,
+                    acceptance_high=c.limit.acceptance_high,
                 )
                 for c in parsed
             )

@@ -104,3 +104,27 @@ def test_evaluation_is_404_until_a_first_evaluation(demo_world: None, api_as: An
     response = api_as(qa).get("/api/v1/lots/EVX-24-004/evaluation/")
     assert response.status_code == 404
     assert "not been evaluated" in response.json()["detail"]
+
+
+@pytest.mark.requirement("ALCOA-original")
+def test_a_run_is_judged_by_the_range_certified_when_it_ran(
+    demo_world: None, admin_user: Any
+) -> None:
+    from qc.models import ReferenceMaterialLimit, RunControl
+    from qc.services.evaluation import lot_evaluate_now
+    from qc.services.master import master_data_save
+
+    control = RunControl.objects.get(run__external_run_id="EVX-24-001-NTA")
+    assert (control.acceptance_low, control.acceptance_high) == (90, 110)
+    limit = ReferenceMaterialLimit.objects.get(
+        reference_material__code="NIST-PS100", test__code="NTA-MODE"
+    )
+    limit.acceptance_low = 105  # the bead control measured 101 nm
+    master_data_save(
+        instance=limit,
+        by=admin_user,
+        reason="new certificate of the beads",
+        fields=["acceptance_low"],
+    )
+    lot = Lot.objects.get(lot_number="EVX-24-001")
+    assert lot_evaluate_now(lot).verdict == "conforms"
