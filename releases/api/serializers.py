@@ -16,8 +16,8 @@ from releases.models import (
     RecallDecision,
     ResultReview,
 )
-from services.esign.models import Meaning, Signature
-from services.esign.services import signature_verify
+from services.esign.models import Meaning
+from services.esign.serializers import SignatureManifestSerializer
 
 # --- input -----------------------------------------------------------------------
 
@@ -111,33 +111,6 @@ class ConcludeInput(SignedInput):
 
 
 # --- output ----------------------------------------------------------------------
-
-
-class SignatureManifestSerializer(serializers.ModelSerializer):
-    """What 21 CFR 11.50 requires: printed name, date and time, meaning."""
-
-    meaning_display = serializers.CharField(source="get_meaning_display")
-    intact = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Signature
-        fields = (
-            "id",
-            "printed_name",
-            "username",
-            "signer_role",
-            "signed_at",
-            "meaning",
-            "meaning_display",
-            "reason",
-            "record_label",
-            "record_digest",
-            "intact",
-            "manifest_line",
-        )
-
-    def get_intact(self, signature: Signature) -> bool:
-        return signature_verify(signature).intact
 
 
 class DispositionSerializer(serializers.ModelSerializer):

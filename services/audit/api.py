@@ -9,7 +9,7 @@ from services.api.filters import IsoDateTimeFilter
 from services.api.pagination import SequencePagination
 from services.audit.models import AuditEvent
 from services.esign.models import Signature
-from services.esign.services import signature_verify
+from services.esign.serializers import MANIFEST_FIELDS, SignatureManifestSerializer
 from services.permissions import CanReadAuditTrail
 
 
@@ -51,33 +51,20 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = type("AuditPagination", (SequencePagination,), {"ordering": "sequence"})
 
 
-class SignatureSerializer(serializers.ModelSerializer):
-    meaning_display = serializers.CharField(source="get_meaning_display")
+class SignatureSerializer(SignatureManifestSerializer):
+    """The auditor's view: the manifest plus which record each signature belongs to."""
+
     record_type = serializers.CharField(source="content_type.model")
-    intact = serializers.SerializerMethodField()
     manifest = serializers.CharField(source="manifest_line")
 
-    class Meta:
-        model = Signature
+    class Meta(SignatureManifestSerializer.Meta):
         fields = (
-            "id",
-            "printed_name",
-            "username",
-            "signer_role",
-            "signed_at",
-            "meaning",
-            "meaning_display",
-            "reason",
+            *MANIFEST_FIELDS[:8],
             "record_type",
             "object_id",
-            "record_label",
-            "record_digest",
-            "intact",
+            *MANIFEST_FIELDS[8:],
             "manifest",
         )
-
-    def get_intact(self, signature: Signature) -> bool:
-        return signature_verify(signature).intact
 
 
 class SignatureViewSet(viewsets.ReadOnlyModelViewSet):
