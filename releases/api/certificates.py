@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -20,6 +18,7 @@ from releases.api.errors import release_errors
 from releases.api.lots import REFUSALS
 from releases.api.permissions import PersonWithRole, ReadersAndMachines
 from releases.api.serializers import CertificateSerializer, ReasonOnlyInput
+from releases.downloads import certificate_download
 from releases.models import Certificate
 from releases.services.certificates import certificate_request_correction
 
@@ -47,15 +46,7 @@ class CertificateFileView(GenericAPIView):
         with release_errors():
             lot = selectors.lot_get(lot_number=lot_number)
             certificate = selectors.certificate_get(lot=lot, version=_version(request))
-        data, digest = certificate.document(self.kind)
-        response = FileResponse(
-            io.BytesIO(data),
-            content_type="application/pdf" if self.kind == "pdf" else "application/json",
-            filename=f"{lot.lot_number}-CoA-v{certificate.version}.{self.kind}",
-        )
-        response["X-Content-SHA256"] = digest
-        response["X-Certificate-Version"] = str(certificate.version)
-        return response
+        return certificate_download(certificate, self.kind)
 
 
 class CertificatePdfView(CertificateFileView):

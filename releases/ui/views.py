@@ -9,7 +9,6 @@ outside any transaction, so nothing here opens one.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -23,6 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from qc.models import Lot, LotStatus, Product
+from releases.downloads import certificate_download
 from releases.lifecycle import IllegalTransition
 from releases.models import Investigation, Notification
 from releases.selectors import certificate_get, lot_audit_events, notifications_for
@@ -216,15 +216,7 @@ def certificate_file(
         certificate = certificate_get(lot=lot, version=version)
     except NotFound as exc:
         raise Http404(str(exc)) from None
-    data, digest = certificate.document(kind)
-    response = FileResponse(
-        io.BytesIO(data),
-        content_type="application/pdf" if kind == "pdf" else "application/json",
-        as_attachment=True,
-        filename=f"{lot.lot_number}-CoA-v{certificate.version}.{kind}",
-    )
-    response["X-Content-SHA256"] = digest
-    return response
+    return certificate_download(certificate, kind, as_attachment=True)
 
 
 # --- investigations ----------------------------------------------------------------
