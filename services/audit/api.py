@@ -7,6 +7,7 @@ from rest_framework import serializers, viewsets
 
 from services.api.filters import IsoDateTimeFilter
 from services.api.pagination import SequencePagination
+from services.audit.chain import CHAINED_FIELDS
 from services.audit.models import AuditEvent
 from services.esign.models import Signature
 from services.esign.serializers import MANIFEST_FIELDS, SignatureManifestSerializer
@@ -16,22 +17,8 @@ from services.permissions import CanReadAuditTrail
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = (
-            "sequence",
-            "occurred_at",
-            "actor_type",
-            "actor_id",
-            "actor_name",
-            "action",
-            "object_type",
-            "object_id",
-            "old_values",
-            "new_values",
-            "reason",
-            "request_id",
-            "previous_hash",
-            "hash",
-        )
+        # Everything the hash covers, and the chain itself: an auditor can re-verify.
+        fields = (*CHAINED_FIELDS, "previous_hash", "hash")
 
 
 class AuditEventFilter(django_filters.FilterSet):
