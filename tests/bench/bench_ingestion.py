@@ -52,6 +52,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(BASE_DIR))
+
+from tests.bench.common import create_database, log, with_database  # noqa: E402
+
 PYTHON = sys.executable
 
 # (test code, technique, result kind, canonical unit, ways of posting a value)
@@ -64,28 +67,10 @@ TESTS = [
 ]
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", flush=True)
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def create_database(server_url: str, name: str) -> None:
-    import psycopg
-
-    maintenance = _with_database(server_url, "postgres")  # keeps ?host=... of a socket URL
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 # ---------------------------------------------------------------------------
@@ -417,7 +402,7 @@ def main() -> int:
 
     server_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/evrelease")
     name = (urlsplit(server_url).path.lstrip("/") or "evrelease") + "_bench"
-    database_url = _with_database(server_url, name)
+    database_url = with_database(server_url, name)
     env = dict(os.environ)
     env.update(
         DATABASE_URL=database_url,
