@@ -26,7 +26,9 @@ from collections.abc import Mapping
 from django.db import transaction
 
 from qc.models import Evaluation, Lot, LotStatus, Result
+from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
+from services.errors import Refused
 
 S = LotStatus
 
@@ -61,8 +63,10 @@ def status_text(status: str) -> str:
     return label[:1].lower() + label[1:]
 
 
-class IllegalTransition(Exception):
-    """The lifecycle does not allow this change of status."""
+class IllegalTransition(Refused):
+    """The lifecycle does not allow this change of status (21 CFR 11.10(f))."""
+
+    default_code = "illegal_transition"
 
 
 def transition_allowed(old: str, new: str, *, before_hold: str = "") -> bool:
@@ -94,7 +98,7 @@ def lot_transition(*, lot: Lot, to: str, actor: Actor, reason: str) -> None:
     lot.status, lot.status_before_hold = to, before_hold
     audit_record(
         actor=actor,
-        action="lot.status_changed",
+        action=AuditAction.LOT_STATUS_CHANGED,
         object_type="lot",
         object_id=lot.lot_number,
         old_values={"status": old},
@@ -112,7 +116,7 @@ def lot_mark_in_testing(*, lot: Lot, actor: Actor) -> bool:
     if moved:
         audit_record(
             actor=actor,
-            action="lot.status_changed",
+            action=AuditAction.LOT_STATUS_CHANGED,
             object_type="lot",
             object_id=lot.lot_number,
             old_values={"status": S.QUARANTINED},
@@ -190,7 +194,7 @@ def _follow_while_on_hold(lot: Lot, conforms: bool, cited: str) -> None:
     lot.status_before_hold = after
     audit_record(
         actor=_WORKFLOW,
-        action="lot.hold_return_state_changed",
+        action=AuditAction.LOT_HOLD_RETURN_STATE_CHANGED,
         object_type="lot",
         object_id=lot.lot_number,
         old_values={"status_before_hold": before},

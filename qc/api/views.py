@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from qc import selectors
 from qc.api import filters
-from qc.api.errors import InvalidItems, domain_errors
+from qc.api.errors import domain_errors
 from qc.api.permissions import MACHINES_AND_ANALYSTS, MACHINES_ONLY, QA_ONLY, QcAccess
 from qc.api.serializers import (
     AssayRunCreateSerializer,
@@ -175,9 +175,7 @@ class ProductViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
             if data["copy_from"] is not None:
                 source = selectors.specification_list().filter(pk=data["copy_from"]).first()
                 if source is None or source.product_id != product.pk:
-                    raise InvalidItems(
-                        InvalidInput.single("copy_from", "no such version of this product")
-                    )
+                    raise InvalidInput.single("copy_from", "no such version of this product")
                 spec = specification_new_draft(
                     specification_id=source.pk, by=person(request), reason=data["reason"]
                 )

@@ -20,6 +20,7 @@ from django.utils import timezone
 from qc.evaluation import LotEvaluation, evaluate_lot
 from qc.models import Evaluation, Lot
 from qc.services.evaluation_inputs import inputs_for_lots, spec_lines_of
+from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
 
 log = structlog.get_logger(__name__)
@@ -92,7 +93,7 @@ def lot_evaluate(*, lot_id: int) -> Evaluation | None:
         )
         audit_record(
             actor=Actor.system("evaluation worker"),
-            action="lot.evaluated",
+            action=AuditAction.LOT_EVALUATED,
             object_type="lot",
             object_id=lot.lot_number,
             old_values={"verdict": current.verdict} if current else None,

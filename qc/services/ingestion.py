@@ -44,7 +44,9 @@ from qc.services.values import (
     short_text,
 )
 from releases.lifecycle import lot_mark_in_testing
+from services.audit.actions import AuditAction
 from services.audit.services import Change, audit_record_many
+from services.errors import Problem
 from services.observability import current_request_id
 
 ITEM_FIELDS = frozenset(
@@ -141,7 +143,7 @@ class _Validator:
     def __init__(self, lot: Lot, items: Sequence[Any], now: datetime) -> None:
         self.lot = lot
         self.now = now
-        self.errors: list[InputError] = []
+        self.errors: list[Problem] = []
         codes: set[str] = set()
         runs: set[str] = set()
         supersedes: set[int] = set()
@@ -489,5 +491,5 @@ def _audit_changes(rows: list[_Row], ids: list[int], lot: Lot) -> list[Change]:
         if row.supersedes is not None:
             values["supersedes"] = row.supersedes
             values["supersede_reason"] = row.supersede_reason
-        changes.append(Change("result.recorded", "result", str(pk), None, values))
+        changes.append(Change(AuditAction.RESULT_RECORDED, "result", str(pk), None, values))
     return changes

@@ -20,7 +20,9 @@ from qc.models import Lot, Product, Specification, SpecificationStatus
 from qc.services.common import Principal, actor_of, posted_by
 from qc.services.errors import InputError, InvalidInput, NotAllowed, NotFound, StateConflict
 from services.accounts.models import Role, User
+from services.audit.actions import AuditAction
 from services.audit.services import audit_record
+from services.errors import Problem
 
 # Lot numbers travel in URLs (/api/v1/lots/<lot_number>/): no slashes, no spaces.
 LOT_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
@@ -94,7 +96,7 @@ def _fact_problem(spec: Mapping[str, Any], value: Any) -> str | None:
     return None
 
 
-def process_validate(product: Product, process: Any) -> list[InputError]:
+def process_validate(product: Product, process: Any) -> list[Problem]:
     """Check a lot's process facts against the product's declared fields."""
     if process is None:
         process = {}
@@ -140,7 +142,7 @@ def lot_create(
     site: str = "",
 ) -> Lot:
     """Register a lot, bound to its product's effective specification; audited."""
-    errors: list[InputError] = []
+    errors: list[Problem] = []
     if not LOT_NUMBER.match(lot_number or ""):
         errors.append(
             InputError(
@@ -187,7 +189,7 @@ def lot_create(
             )
             audit_record(
                 actor=actor_of(by),
-                action="lot.created",
+                action=AuditAction.LOT_CREATED,
                 object_type="lot",
                 object_id=lot.lot_number,
                 new_values={
@@ -274,7 +276,7 @@ def lot_rebind_specification(
     lot.data_version, _ = lot_data_changed(lot_id=lot.pk)
     audit_record(
         actor=by.audit_actor(),
-        action="lot.specification_rebound",
+        action=AuditAction.LOT_SPECIFICATION_REBOUND,
         object_type="lot",
         object_id=lot.lot_number,
         old_values={"specification_id": old.pk, "version": old.version},

@@ -18,6 +18,7 @@ from qc.models.master import ResultKind
 from qc.services.lots import process_fields_check
 from qc.units import UnitError, check_unit
 from services.accounts.models import User
+from services.audit.actions import AuditAction
 from services.audit.services import audit_record
 
 OBJECT_TYPES: dict[type[models.Model], str] = {
@@ -26,6 +27,21 @@ OBJECT_TYPES: dict[type[models.Model], str] = {
     Instrument: "instrument",
     ReferenceMaterial: "reference_material",
     ReferenceMaterialLimit: "reference_material_limit",
+}
+
+# (created, changed) audit actions of each kind of master-data record.
+_ACTIONS: dict[type[models.Model], tuple[AuditAction, AuditAction]] = {
+    Product: (AuditAction.PRODUCT_CREATED, AuditAction.PRODUCT_CHANGED),
+    TestMethod: (AuditAction.TEST_METHOD_CREATED, AuditAction.TEST_METHOD_CHANGED),
+    Instrument: (AuditAction.INSTRUMENT_CREATED, AuditAction.INSTRUMENT_CHANGED),
+    ReferenceMaterial: (
+        AuditAction.REFERENCE_MATERIAL_CREATED,
+        AuditAction.REFERENCE_MATERIAL_CHANGED,
+    ),
+    ReferenceMaterialLimit: (
+        AuditAction.REFERENCE_MATERIAL_LIMIT_CREATED,
+        AuditAction.REFERENCE_MATERIAL_LIMIT_CHANGED,
+    ),
 }
 
 # Records whose code is unique (the others are named by their id in the audit trail).
@@ -92,7 +108,7 @@ def master_data_save(
             new = {name: new[name] for name in changed}
         audit_record(
             actor=by.audit_actor(),
-            action=f"{object_type}.{'created' if created else 'changed'}",
+            action=_ACTIONS[type(instance)][0 if created else 1],
             object_type=object_type,
             object_id=instance.code if isinstance(instance, _CODED) else instance.pk,
             old_values=old,

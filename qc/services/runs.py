@@ -30,7 +30,9 @@ from qc.models import (
 from qc.services.common import Principal, actor_of, posted_by
 from qc.services.errors import InputError, InvalidInput, StateConflict
 from qc.services.values import Bad, canonical, moment, number, posted_text, short_text
+from services.audit.actions import AuditAction
 from services.audit.services import audit_record
+from services.errors import Problem
 
 CONTROL_FIELDS = frozenset({"reference_material", "reference_lot", "test", "value", "unit"})
 
@@ -45,7 +47,7 @@ class _Control:
     limit: ReferenceMaterialLimit
 
 
-def _controls(controls: Any) -> tuple[list[_Control], list[InputError]]:
+def _controls(controls: Any) -> tuple[list[_Control], list[Problem]]:
     if controls is None:
         return [], []
     if not isinstance(controls, list):
@@ -75,7 +77,7 @@ def _controls(controls: Any) -> tuple[list[_Control], list[InputError]]:
         )
     }
     parsed: list[_Control] = []
-    errors: list[InputError] = []
+    errors: list[Problem] = []
     for index, item in enumerate(controls):
         try:
             parsed.append(_control(item, materials, tests, limits))
@@ -134,7 +136,7 @@ def assay_run_record(
 ) -> AssayRun:
     """Record an assay run with its controls, all or nothing; audited."""
     now = timezone.now()
-    errors: list[InputError] = []
+    errors: list[Problem] = []
 
     def check(fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -192,7 +194,7 @@ def assay_run_record(
             )
             audit_record(
                 actor=actor_of(by),
-                action="assay_run.recorded",
+                action=AuditAction.ASSAY_RUN_RECORDED,
                 object_type="assay_run",
                 object_id=run.external_run_id,
                 new_values={

@@ -18,7 +18,9 @@ from django.utils import timezone
 
 from qc.models import Product, Specification, SpecificationLine, SpecificationStatus, TestMethod
 from qc.services.errors import InvalidInput, NotAllowed, NotFound, StateConflict
+from services.accounts.context import AuthContext
 from services.accounts.models import Role, User
+from services.audit.actions import AuditAction
 from services.audit.services import audit_record
 from services.esign.models import Meaning
 from services.esign.services import signature_record, signer_authenticate
@@ -58,7 +60,7 @@ def _next_version(product: Product) -> int:
     return (current or 0) + 1
 
 
-def _draft_audit(spec: Specification, user: User, reason: str, action: str) -> None:
+def _draft_audit(spec: Specification, user: User, reason: str, action: AuditAction) -> None:
     audit_record(
         actor=user.audit_actor(),
         action=action,
@@ -93,7 +95,7 @@ def specification_create_draft(
         change_reason=reason,
         created_by=by,
     )
-    _draft_audit(spec, by, reason, "specification.draft_created")
+    _draft_audit(spec, by, reason, AuditAction.SPECIFICATION_DRAFT_CREATED)
     return spec
 
 
@@ -127,7 +129,7 @@ def specification_new_draft(*, specification_id: int, by: User, reason: str) -> 
         )
         for line in source.lines.all()
     )
-    _draft_audit(spec, by, reason, "specification.draft_created")
+    _draft_audit(spec, by, reason, AuditAction.SPECIFICATION_DRAFT_CREATED)
     return spec
 
 
@@ -215,7 +217,7 @@ def specification_line_add(
     )
     audit_record(
         actor=by.audit_actor(),
-        action="specification.line_added",
+        action=AuditAction.SPECIFICATION_LINE_ADDED,
         object_type="specification",
         object_id=spec.pk,
         new_values=line.signature_content(),
@@ -238,7 +240,7 @@ def specification_approve(
     """
     _require_qa(by, "approve specifications")
     reason = _reason(reason)
-    signer = signer_authenticate(signer=by, password=password, request=request)
+    signer = signer_authenticate(auth=_auth_context(by, request), password=password)
     with transaction.atomic():
         spec = (
             Specification.objects.select_for_update()
@@ -262,7 +264,7 @@ def specification_approve(
             previous.save(update_fields=["status"])
             audit_record(
                 actor=signer.audit_actor(),
-                action="specification.superseded",
+                action=AuditAction.SPECIFICATION_SUPERSEDED,
                 object_type="specification",
                 object_id=previous.pk,
                 old_values={"status": SpecificationStatus.EFFECTIVE},
@@ -283,7 +285,7 @@ def specification_approve(
         spec.save(update_fields=["status", "approved_at", "approved_by", "approval_signature"])
         audit_record(
             actor=signer.audit_actor(),
-            action="specification.approved",
+            action=AuditAction.SPECIFICATION_APPROVED,
             object_type="specification",
             object_id=spec.pk,
             old_values={"status": SpecificationStatus.DRAFT},
@@ -312,7 +314,7 @@ def specification_withdraw(*, specification_id: int, by: User, reason: str) -> S
     spec.save(update_fields=["status"])
     audit_record(
         actor=by.audit_actor(),
-        action="specification.withdrawn",
+        action=AuditAction.SPECIFICATION_WITHDRAWN,
         object_type="specification",
         object_id=spec.pk,
         old_values={"status": SpecificationStatus.DRAFT},
@@ -320,3 +322,8 @@ def specification_withdraw(*, specification_id: int, by: User, reason: str) -> S
         reason=reason,
     )
     return spec
+
+
+def _auth_context(by: object, request: HttpRequest | None) -> AuthContext:
+    address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    return AuthContext.of(by, client_address=address or "127.0.0.1")  # type: ignore[arg-type]

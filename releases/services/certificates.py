@@ -38,6 +38,7 @@ from releases.models import (
 from releases.services.errors import Refused
 from releases.services.signing import require_person, require_reason
 from services.accounts.models import Role
+from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
 from services.esign.models import Signature
 
@@ -296,7 +297,7 @@ def certificate_issue(
         )
         audit_record(
             actor=_WORKER,
-            action="certificate.issued",
+            action=AuditAction.CERTIFICATE_ISSUED,
             object_type="lot",
             object_id=lot.lot_number,
             new_values={
@@ -357,7 +358,7 @@ def certificate_request_correction(*, lot_number: str, by: object, reason: str) 
             )
         audit_record(
             actor=person.audit_actor(),
-            action="certificate.correction_requested",
+            action=AuditAction.CERTIFICATE_CORRECTION_REQUESTED,
             object_type="lot",
             object_id=lot_number,
             new_values={"supersedes_version": latest.version},

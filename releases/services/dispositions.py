@@ -17,7 +17,18 @@ from releases.lifecycle import lot_transition
 from releases.models import RELEASING_DECISIONS, Decision, Disposition
 from releases.services.signing import create_signed
 from services.accounts.models import User
+from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
+
+DECISION_ACTIONS: dict[str, AuditAction] = {
+    Decision.APPROVED: AuditAction.LOT_APPROVED,
+    Decision.RELEASED: AuditAction.LOT_RELEASED,
+    Decision.CONDITIONALLY_RELEASED: AuditAction.LOT_CONDITIONALLY_RELEASED,
+    Decision.FINALISED: AuditAction.LOT_FINALISED,
+    Decision.REJECTED: AuditAction.LOT_REJECTED,
+    Decision.HOLD: AuditAction.LOT_HOLD,
+    Decision.HOLD_RELEASED: AuditAction.LOT_HOLD_RELEASED,
+}
 
 # The signature meaning of each signed decision (21 CFR 11.50(a)(3)).
 MEANING = {
@@ -71,7 +82,7 @@ def disposition_record(
         lot_transition(lot=lot, to=status_after, actor=actor, reason=reason)
     audit_record(
         actor=actor,
-        action=f"lot.{decision}",
+        action=DECISION_ACTIONS[decision],
         object_type="lot",
         object_id=lot.lot_number,
         old_values={"status": disposition.status_before},

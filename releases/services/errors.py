@@ -1,39 +1,33 @@
-"""What the release services raise when they refuse; the API maps them to 400/403/404/409.
+"""Release refusals: the platform's one domain error (services.errors), under the release names.
 
-A refused decision carries EVERY reason, in words a QA officer understands:
-the checks are all run and collected, never stopped at the first failure.
+A refused decision carries EVERY reason, each with its code: the checks are all
+run and collected, never stopped at the first failure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from services.errors import DomainError, InvalidInput, NotAllowed, NotFound, Problem
+from services.errors import Refused as _Refused
 
-class ReleaseError(Exception):
-    """Base of the release services' refusals."""
-
-
-class NotFound(ReleaseError):
-    """The lot, investigation or record named does not exist."""
+__all__ = ["DomainError", "InvalidRequest", "NotAllowed", "NotFound", "Problem", "Refused"]
 
 
-class NotAllowed(ReleaseError):
-    """The person's role does not allow this (21 CFR 11.10(d),(g)); machine clients never."""
+class Refused(_Refused):
+    """The current state does not allow it; every problem found, each with its code."""
+
+    def __init__(self, headline: str, problems: Sequence[Problem | str]) -> None:
+        super().__init__(
+            headline,
+            [p if isinstance(p, Problem) else Problem("refused", p) for p in problems],
+        )
 
 
-class InvalidRequest(ReleaseError):
+class InvalidRequest(InvalidInput):
     """The request is malformed: ``field`` names what is wrong."""
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, field: str, reason: str, code: str = "invalid") -> None:
+        super().__init__([Problem(code, reason, field)])
         self.field = field
         self.reason = reason
-
-
-class Refused(ReleaseError):
-    """The current state does not allow it; ``reasons`` lists every problem found."""
-
-    def __init__(self, headline: str, reasons: Sequence[str]) -> None:
-        super().__init__(headline + ": " + "; ".join(reasons))
-        self.headline = headline
-        self.reasons = list(reasons)

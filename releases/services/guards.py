@@ -31,6 +31,7 @@ from releases.models import (
     ResultReview,
 )
 from services.accounts.models import Role, User
+from services.audit.actions import AuditAction
 from services.audit.models import AuditEvent
 
 S = LotStatus
@@ -295,7 +296,7 @@ def evaluation_event_sequence(lot: Lot, evaluation: Evaluation) -> int | None:
     """The audit-trail sequence at which ``evaluation`` was recorded."""
     return (
         AuditEvent.objects.filter(
-            action="lot.evaluated",
+            action=AuditAction.LOT_EVALUATED,
             object_type="lot",
             object_id=lot.lot_number,
             new_values__evaluation_id=evaluation.pk,

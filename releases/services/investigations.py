@@ -28,7 +28,20 @@ from releases.services.errors import InvalidRequest, NotFound, Refused
 from releases.services.notifications import notify_qa
 from releases.services.signing import require_person, require_reason
 from services.accounts.models import Role, User
+from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
+
+ENTRY_ACTIONS: dict[str, AuditAction] = {
+    EntryType.OPENED: AuditAction.INVESTIGATION_OPENED,
+    EntryType.CHECK: AuditAction.INVESTIGATION_CHECK,
+    EntryType.NOTE: AuditAction.INVESTIGATION_NOTE,
+    EntryType.PHASE_ONE_CONCLUDED: AuditAction.INVESTIGATION_PHASE_ONE_CONCLUDED,
+    EntryType.INVALIDATION_PROPOSED: AuditAction.INVESTIGATION_INVALIDATION_PROPOSED,
+    EntryType.RESULT_INVALIDATED: AuditAction.INVESTIGATION_RESULT_INVALIDATED,
+    EntryType.RETEST_ALLOWED: AuditAction.INVESTIGATION_RETEST_ALLOWED,
+    EntryType.LOTS_CHECKED: AuditAction.INVESTIGATION_LOTS_CHECKED,
+    EntryType.CONCLUDED: AuditAction.INVESTIGATION_CONCLUDED,
+}
 
 _PREFIX = {
     InvestigationKind.OOS: "OOS",
@@ -92,7 +105,7 @@ def investigation_open(
         )
         audit_record(
             actor=actor,
-            action="investigation.opened",
+            action=AuditAction.INVESTIGATION_OPENED,
             object_type="investigation",
             object_id=investigation.number,
             new_values={
@@ -164,7 +177,7 @@ def entry_add(
     )
     audit_record(
         actor=actor,
-        action=f"investigation.{entry_type}",
+        action=ENTRY_ACTIONS[entry_type],
         object_type="investigation",
         object_id=investigation.number,
         new_values={"entry_id": entry.pk, "entry_type": entry_type, "data": data},

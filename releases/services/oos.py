@@ -50,6 +50,7 @@ from releases.services.signing import (
     require_reason,
 )
 from services.accounts.models import Role, User
+from services.audit.actions import AuditAction
 from services.audit.services import audit_record
 from services.esign.models import Meaning
 from services.esign.services import signature_record
@@ -221,7 +222,7 @@ def investigation_invalidate_result(
         )
         audit_record(
             actor=signer.audit_actor(),
-            action="result.invalidated",
+            action=AuditAction.RESULT_INVALIDATED,
             object_type="result",
             object_id=result.pk,
             new_values={
@@ -426,7 +427,7 @@ def _set_phase(investigation: Investigation, phase: str, actor: object, reason: 
     investigation.save(update_fields=["phase"])
     audit_record(
         actor=actor,  # type: ignore[arg-type]
-        action="investigation.phase_changed",
+        action=AuditAction.INVESTIGATION_PHASE_CHANGED,
         object_type="investigation",
         object_id=investigation.number,
         old_values={"phase": old},
@@ -443,7 +444,7 @@ def _close(investigation: Investigation, conclusion: str, by: User, reason: str)
     investigation.save(update_fields=["phase", "conclusion", "closed_at"])
     audit_record(
         actor=by.audit_actor(),
-        action="investigation.closed",
+        action=AuditAction.INVESTIGATION_CLOSED,
         object_type="investigation",
         object_id=investigation.number,
         old_values={"phase": old},

@@ -21,6 +21,7 @@ from releases.services.decisions import lot_reject_locked
 from releases.services.errors import InvalidRequest, NotFound, Refused
 from releases.services.signing import authenticate, create_signed, require_person, require_reason
 from services.accounts.models import Role
+from services.audit.actions import AuditAction
 from services.audit.services import audit_record
 from services.esign.models import Meaning
 
@@ -88,7 +89,7 @@ def lot_record_recall_decision(
         )
         audit_record(
             actor=signer.audit_actor(),
-            action="lot.recall_decided",
+            action=AuditAction.LOT_RECALL_DECIDED,
             object_type="lot",
             object_id=lot_number,
             new_values={

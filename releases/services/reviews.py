@@ -25,6 +25,7 @@ from releases.services.signing import (
     require_reason,
 )
 from services.accounts.models import Role
+from services.audit.actions import AuditAction
 from services.audit.models import AuditEvent
 from services.audit.services import audit_record
 from services.esign.models import Meaning
@@ -78,7 +79,7 @@ def lot_record_result_review(
         )
         audit_record(
             actor=signer.audit_actor(),
-            action="lot.results_reviewed",
+            action=AuditAction.LOT_RESULTS_REVIEWED,
             object_type="lot",
             object_id=lot_number,
             new_values={
@@ -137,7 +138,7 @@ def lot_record_audit_trail_review(
         )
         audit_record(
             actor=signer.audit_actor(),
-            action="lot.audit_trail_reviewed",
+            action=AuditAction.LOT_AUDIT_TRAIL_REVIEWED,
             object_type="lot",
             object_id=lot_number,
             new_values={

@@ -9,6 +9,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from releases.services.errors import InvalidRequest, NotAllowed
+from services.accounts.context import AuthContext
 from services.accounts.models import User
 from services.esign.models import Signature
 from services.esign.services import signature_record, signer_authenticate
@@ -39,7 +40,7 @@ def authenticate(by: User, password: str | None, request: HttpRequest | None) ->
     """Re-enter the password outside any transaction (21 CFR 11.200(a)); failures count."""
     if not password:
         raise InvalidRequest("password", "the password must be re-entered to sign")
-    return signer_authenticate(signer=by, password=password, request=request)
+    return signer_authenticate(auth=_auth_context(by, request), password=password)
 
 
 def next_id(model: type[Model]) -> int:
@@ -70,3 +71,8 @@ def create_signed(
     record.signature = signature  # type: ignore[attr-defined]
     record.save(force_insert=True)
     return record, signature
+
+
+def _auth_context(by: object, request: HttpRequest | None) -> AuthContext:
+    address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    return AuthContext.of(by, client_address=address or "127.0.0.1")  # type: ignore[arg-type]

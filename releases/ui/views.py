@@ -146,10 +146,12 @@ def _attempt(
             field = "reason"
         form.add_error(field if field in form.fields else None, exc.reason)
         return None, Refusal("Please correct the form", []), 400
+    except SignatureRefused as exc:
+        if exc.code == "account_locked":
+            return None, Refusal("Account locked", [_sentence(exc.headline)]), 403
+        return None, Refusal("Signature refused", [], lockout_warning(user)), 403
     except NotAllowed as exc:
         return None, Refusal("Not allowed", [_sentence(str(exc))]), 403
-    except SignatureRefused:
-        return None, Refusal("Signature refused", [], lockout_warning(user)), 403
 
 
 def _sentence(text: str) -> str:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
-if TYPE_CHECKING:
-    from services.audit.services import Actor
+from services.audit.actor import Actor, ActorType
 
 
 class Role(models.TextChoices):
@@ -45,9 +42,9 @@ class User(AbstractUser):
         }
 
     def audit_actor(self) -> Actor:
-        from services.audit.services import Actor
-
-        return Actor(type="user", id=str(self.pk), name=f"{self.printed_name} ({self.username})")
+        return Actor(
+            type=ActorType.USER, id=str(self.pk), name=f"{self.printed_name} ({self.username})"
+        )
 
 
 class ApiClient(AbstractAPIKey):
@@ -73,8 +70,6 @@ class ApiClient(AbstractAPIKey):
         return False
 
     def audit_actor(self) -> Actor:
-        from services.audit.services import Actor
-
         # The prefix identifies the key (unique, 8 characters); the primary key embeds
         # the key's hash and is longer than an audit event's actor_id.
-        return Actor(type="client", id=self.prefix, name=self.name)
+        return Actor(type=ActorType.CLIENT, id=self.prefix, name=self.name)

@@ -12,14 +12,24 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db import transaction
 from django.dispatch import receiver
 
+from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
+
+# What a failed authentication was for: signing in, or re-entering the password to sign.
+_FAILED_ACTIONS = {
+    "login": AuditAction.USER_LOGIN_FAILED,
+    "signature": AuditAction.USER_SIGNATURE_FAILED,
+}
 
 
 @receiver(user_logged_in)
 def audit_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     with transaction.atomic():
         audit_record(
-            actor=Actor.of(user), action="user.login", object_type="user", object_id=user.pk
+            actor=Actor.of(user),
+            action=AuditAction.USER_LOGIN,
+            object_type="user",
+            object_id=user.pk,
         )
 
 
@@ -34,7 +44,7 @@ def audit_login_failure(
     with transaction.atomic(durable=False):
         audit_record(
             actor=Actor(type="user", id="", name=username or "(no username)"),
-            action=f"user.{purpose}_failed",
+            action=_FAILED_ACTIONS.get(purpose, AuditAction.USER_LOGIN_FAILED),
             object_type="user",
             object_id=username,
             new_values={"purpose": purpose},

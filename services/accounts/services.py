@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from services.accounts.models import ApiClient, Role, User
+from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
 
 
@@ -17,7 +18,7 @@ def api_client_create(*, name: str, actor: Actor, description: str = "") -> tupl
     assert isinstance(client, ApiClient)
     audit_record(
         actor=actor,
-        action="api_client.created",
+        action=AuditAction.API_CLIENT_CREATED,
         object_type="api_client",
         object_id=client.pk,
         new_values={"name": name, "prefix": client.prefix},
@@ -32,7 +33,7 @@ def api_client_revoke(*, name: str, actor: Actor, reason: str) -> ApiClient:
     client.save(update_fields=["revoked"])
     audit_record(
         actor=actor,
-        action="api_client.revoked",
+        action=AuditAction.API_CLIENT_REVOKED,
         object_type="api_client",
         object_id=client.pk,
         old_values={"revoked": False},
@@ -68,7 +69,7 @@ def user_upsert(
     user.save()
     audit_record(
         actor=actor,
-        action="user.created" if created else "user.updated",
+        action=AuditAction.USER_CREATED if created else AuditAction.USER_UPDATED,
         object_type="user",
         object_id=user.pk,
         old_values=old,
@@ -85,7 +86,7 @@ def user_unlock(*, username: str, actor: Actor, reason: str) -> None:
     removed = reset(username=username)
     audit_record(
         actor=actor,
-        action="user.unlocked",
+        action=AuditAction.USER_UNLOCKED,
         object_type="user",
         object_id=username,
         new_values={"failed_attempts_cleared": removed},

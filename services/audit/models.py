@@ -11,13 +11,9 @@ from __future__ import annotations
 
 from django.db import models
 
+from services.audit.actions import AuditAction
+from services.audit.actor import ActorType
 from services.audit.triggers import append_only
-
-
-class ActorType(models.TextChoices):
-    USER = "user", "User"
-    CLIENT = "client", "Machine client"
-    SYSTEM = "system", "System"
 
 
 class AuditEvent(models.Model):
@@ -27,7 +23,7 @@ class AuditEvent(models.Model):
     actor_id = models.CharField(max_length=64, blank=True)
     # Copied as text so history survives renames and deletions of accounts.
     actor_name = models.CharField(max_length=200)
-    action = models.CharField(max_length=80, db_index=True)
+    action = models.CharField(max_length=80, db_index=True, choices=AuditAction.choices)
     object_type = models.CharField(max_length=80, db_index=True)
     object_id = models.CharField(max_length=200, db_index=True)
     old_values = models.JSONField(null=True, blank=True)

@@ -15,8 +15,10 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from services.audit.actions import AuditAction
+from services.audit.actor import Actor
 from services.audit.chain import GENESIS_HASH, event_hash, normalise_with_text
-from services.audit.models import ActorType, AuditEvent
+from services.audit.models import AuditEvent
 from services.observability import current_request_id
 
 # Arbitrary, fixed key for pg_advisory_xact_lock: "audit" in ASCII.
@@ -24,30 +26,8 @@ _AUDIT_CHAIN_LOCK = 0x6175646974
 
 
 @dataclass(frozen=True, slots=True)
-class Actor:
-    """Who did it: a person, a machine client or the system itself."""
-
-    type: str
-    id: str
-    name: str
-
-    @classmethod
-    def system(cls, name: str = "system") -> Actor:
-        return cls(type=ActorType.SYSTEM, id="", name=name)
-
-    @classmethod
-    def of(cls, principal: Any) -> Actor:
-        """The actor for a user or an API client (anything with ``audit_actor()``)."""
-        if principal is None:
-            return cls.system()
-        if isinstance(principal, Actor):
-            return principal
-        return principal.audit_actor()
-
-
-@dataclass(frozen=True, slots=True)
 class Change:
-    action: str
+    action: AuditAction
     object_type: str
     object_id: str
     old_values: Mapping[str, Any] | None = None
@@ -57,7 +37,7 @@ class Change:
 def audit_record(
     *,
     actor: Actor,
-    action: str,
+    action: AuditAction,
     object_type: str,
     object_id: object,
     old_values: Mapping[str, Any] | None = None,

@@ -15,7 +15,6 @@ Signing happens in two steps so a refused attempt is never lost:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.contrib.auth import authenticate
 from django.contrib.contenttypes.models import ContentType
@@ -23,14 +22,19 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from services.accounts.context import AuthContext
 from services.accounts.models import User
+from services.audit.actions import AuditAction
 from services.audit.services import audit_record
+from services.errors import InvalidInput, NotAllowed
 from services.esign.canonical import Signable, content_digest, record_content
 from services.esign.models import Meaning, Signature
 
 
-class SignatureRefused(Exception):
-    """The signer could not be authenticated, or may not sign this."""
+class SignatureRefused(NotAllowed):
+    """The signer could not be authenticated, or may not sign this (403; counts toward lockout)."""
+
+    default_code = "signature_refused"
 
 
 @dataclass(frozen=True)
@@ -40,22 +44,36 @@ class SignatureCheck:
     reason: str
 
 
-def _auth_request(request: HttpRequest | None) -> HttpRequest:
-    if request is None:
-        request = HttpRequest()
-        request.META["REMOTE_ADDR"] = "127.0.0.1"
+def _auth_request(auth: AuthContext) -> HttpRequest:
+    """The request django-axes counts the attempt against: the signer's client address."""
+    request = HttpRequest()
+    request.META["REMOTE_ADDR"] = auth.client_address
     request.auth_purpose = "signature"  # type: ignore[attr-defined]
     return request
 
 
-def signer_authenticate(*, signer: Any, password: str, request: HttpRequest | None = None) -> User:
-    """Re-authenticate the signer with both components: user id and password."""
-    if not isinstance(signer, User):
+def signer_authenticate(*, auth: AuthContext, password: str) -> User:
+    """Re-authenticate the signer with both components: user id and password (11.200(a))."""
+    signer = auth.person
+    if signer is None:
         # Machine clients hold API keys, not identities that can sign (11.100).
-        raise SignatureRefused("only a person can sign; machine clients cannot")
+        raise SignatureRefused(
+            "only a person can sign; machine clients cannot", code="machine_client"
+        )
+    if not password:
+        raise InvalidInput.single(
+            "password", "the password must be re-entered to sign", code="password_required"
+        )
     if connection.in_atomic_block:
         raise RuntimeError("authenticate the signer before opening the signing transaction")
-    user = authenticate(_auth_request(request), username=signer.username, password=password)
+    attempt = _auth_request(auth)
+    user = authenticate(attempt, username=signer.username, password=password)
+    if getattr(attempt, "axes_locked_out", False):
+        raise SignatureRefused(
+            "this account is locked after repeated failed attempts; an administrator must "
+            "unlock it",
+            code="account_locked",
+        )
     if user is None or user.pk != signer.pk:
         raise SignatureRefused(
             "signature refused: the password is wrong or the account is locked; "
@@ -71,9 +89,11 @@ def signature_record(
     if not connection.in_atomic_block:
         raise RuntimeError("signature_record must run inside the signing transaction")
     if meaning not in Meaning.values:
-        raise SignatureRefused(f"unknown signature meaning {meaning!r}")
+        raise ValueError(f"unknown signature meaning {meaning!r}")
     if not reason.strip():
-        raise SignatureRefused("a signature needs a reason (EU GMP Annex 11 §14)")
+        raise InvalidInput.single(
+            "reason", "a signature needs a reason (EU GMP Annex 11 §14)", code="reason_required"
+        )
     content = record_content(record)
     signature = Signature.objects.create(
         signer=signer,
@@ -91,7 +111,7 @@ def signature_record(
     )
     audit_record(
         actor=signer.audit_actor(),
-        action="signature.applied",
+        action=AuditAction.SIGNATURE_APPLIED,
         object_type=signature.content_type.model,
         object_id=record.pk,
         new_values={
@@ -107,14 +127,13 @@ def signature_record(
 
 def signature_apply(
     *,
-    signer: Any,
+    auth: AuthContext,
     password: str,
     meaning: str,
     reason: str,
     record: Signable,
-    request: HttpRequest | None = None,
 ) -> Signature:
-    user = signer_authenticate(signer=signer, password=password, request=request)
+    user = signer_authenticate(auth=auth, password=password)
     with transaction.atomic():
         return signature_record(signer=user, meaning=meaning, reason=reason, record=record)
 

@@ -8,8 +8,10 @@ import pytest
 from axes.models import AccessAttempt
 from django.db import transaction
 
+from services.accounts.context import AuthContext
 from services.accounts.models import ApiClient
 from services.audit.models import AuditEvent
+from services.errors import InvalidInput
 from services.esign.models import Meaning
 from services.esign.services import SignatureRefused, signature_apply, signature_verify
 
@@ -20,7 +22,7 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 @pytest.mark.requirement("21CFR11.200a")
 def test_signature_carries_the_manifest(qa: Any, password: str) -> None:
     signature = signature_apply(
-        signer=qa,
+        auth=AuthContext.of(qa),
         password=password,
         meaning=Meaning.APPROVED,
         reason="reviewed batch record",
@@ -39,7 +41,11 @@ def test_changing_the_signed_record_breaks_the_signature(
     qa: Any, reviewer: Any, password: str
 ) -> None:
     signature = signature_apply(
-        signer=qa, password=password, meaning=Meaning.REVIEWED, reason="ok", record=reviewer
+        auth=AuthContext.of(qa),
+        password=password,
+        meaning=Meaning.REVIEWED,
+        reason="ok",
+        record=reviewer,
     )
     assert signature_verify(signature).intact
     reviewer.last_name = "Changed"
@@ -53,7 +59,11 @@ def test_changing_the_signed_record_breaks_the_signature(
 def test_wrong_password_is_refused_counted_and_audited(qa: Any) -> None:
     with pytest.raises(SignatureRefused):
         signature_apply(
-            signer=qa, password="wrong", meaning=Meaning.APPROVED, reason="x", record=qa
+            auth=AuthContext.of(qa),
+            password="wrong",
+            meaning=Meaning.APPROVED,
+            reason="x",
+            record=qa,
         )
     attempt = AccessAttempt.objects.get(username="qa")
     assert attempt.failures_since_start == 1
@@ -65,12 +75,20 @@ def test_five_wrong_signing_passwords_lock_the_account(qa: Any, password: str) -
     for _ in range(5):
         with pytest.raises(SignatureRefused):
             signature_apply(
-                signer=qa, password="wrong", meaning=Meaning.APPROVED, reason="x", record=qa
+                auth=AuthContext.of(qa),
+                password="wrong",
+                meaning=Meaning.APPROVED,
+                reason="x",
+                record=qa,
             )
     # Locked: even the right password is refused now, for signing and for login.
     with pytest.raises(SignatureRefused):
         signature_apply(
-            signer=qa, password=password, meaning=Meaning.APPROVED, reason="x", record=qa
+            auth=AuthContext.of(qa),
+            password=password,
+            meaning=Meaning.APPROVED,
+            reason="x",
+            record=qa,
         )
     from django.test import Client
 
@@ -79,21 +97,35 @@ def test_five_wrong_signing_passwords_lock_the_account(qa: Any, password: str) -
 
 
 def test_a_machine_client_cannot_sign(mes: tuple[ApiClient, str], qa: Any) -> None:
-    with pytest.raises(SignatureRefused, match="only a person"):
+    with pytest.raises(SignatureRefused) as refused:
         signature_apply(
-            signer=mes[0], password=mes[1], meaning=Meaning.APPROVED, reason="x", record=qa
+            auth=AuthContext.of(mes[0]),
+            password=mes[1],
+            meaning=Meaning.APPROVED,
+            reason="x",
+            record=qa,
         )
+    assert refused.value.code == "machine_client"
 
 
 def test_a_signature_needs_a_reason(qa: Any, password: str) -> None:
-    with pytest.raises(SignatureRefused, match="reason"):
+    with pytest.raises(InvalidInput) as refused:
         signature_apply(
-            signer=qa, password=password, meaning=Meaning.APPROVED, reason="  ", record=qa
+            auth=AuthContext.of(qa),
+            password=password,
+            meaning=Meaning.APPROVED,
+            reason="  ",
+            record=qa,
         )
+    assert refused.value.code == "reason_required"
 
 
 def test_signer_must_be_authenticated_before_the_transaction(qa: Any, password: str) -> None:
     with pytest.raises(RuntimeError, match="before opening"), transaction.atomic():
         signature_apply(
-            signer=qa, password=password, meaning=Meaning.APPROVED, reason="x", record=qa
+            auth=AuthContext.of(qa),
+            password=password,
+            meaning=Meaning.APPROVED,
+            reason="x",
+            record=qa,
         )

@@ -340,7 +340,12 @@ def test_two_items_cannot_supersede_the_same_result(world: Any, lot: Any, mes_ap
     response = post_json(mes_api, url(lot), {"results": twice})
     assert response.status_code == 400
     assert response.json()["errors"] == [
-        {"field": "supersedes", "reason": f"item 0 supersedes result {first} too", "index": 1}
+        {
+            "code": "invalid",
+            "field": "supersedes",
+            "reason": f"item 0 supersedes result {first} too",
+            "index": 1,
+        }
     ]
 
 
@@ -400,7 +405,12 @@ def test_too_many_results_in_one_request_is_a_400(
     response = post_json(mes_api, url(lot), {"results": [conc()] * 4})
     assert response.status_code == 400
     assert response.json()["errors"] == [
-        {"field": "results", "reason": "4 results in one request; the limit is 3"}
+        {
+            "code": "invalid",
+            "field": "results",
+            "reason": "4 results in one request; the limit is 3",
+            "index": None,
+        }
     ]
     assert post_json(mes_api, url(lot), {"results": [conc()] * 3}).status_code == 201
 

@@ -82,12 +82,13 @@ def test_a_refused_release_answers_409_with_every_reason(
     assert response.status_code == 409
     body = response.json()
     assert body["detail"] == f"Lot {lot.lot_number} cannot be approved"
-    assert len(body["reasons"]) == 4, body["reasons"]  # status, sterility, two reviews
-    assert (
-        f"Lot {lot.lot_number} is in testing; to approve it, it must be ready for review."
-        in (body["reasons"])
+    assert len([e["reason"] for e in body["errors"]]) == 4, [
+        e["reason"] for e in body["errors"]
+    ]  # status, sterility, two reviews
+    assert f"Lot {lot.lot_number} is in testing; to approve it, it must be ready for review." in (
+        [e["reason"] for e in body["errors"]]
     )
-    assert "Sterility: no result yet" in body["reasons"]
+    assert "Sterility: no result yet" in [e["reason"] for e in body["errors"]]
 
 
 @pytest.mark.requirement("21CFR11.300d")
@@ -164,7 +165,7 @@ def test_the_oos_workflow_over_the_api(
         api_as(reviewer), f"{base}/invalidate-result/", {"password": password, "reason": "agree"}
     )
     assert same.status_code == 409
-    assert "a second person must sign it" in same.json()["reasons"][0]
+    assert "a second person must sign it" in same.json()["errors"][0]["reason"]
     signed = _post(
         api_as(qa),
         f"{base}/invalidate-result/",
@@ -201,7 +202,7 @@ def test_qa_opens_a_deviation_that_blocks_approval(
         api_as(qa), f"/api/v1/lots/{lot.lot_number}/approve/", {"password": password, "reason": "x"}
     )
     assert refused.status_code == 409
-    assert any(number in r for r in refused.json()["reasons"])
+    assert any(number in r for r in [e["reason"] for e in refused.json()["errors"]])
     closed = _post(
         api_as(qa),
         f"/api/v1/investigations/{number}/conclude/",
