@@ -57,6 +57,17 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
 }
 
 
+def lot_distributed(lot: Lot) -> bool:
+    """May product of this lot be on the market (released, or on hold from a release)?
+
+    A failure found now is a post-release failure (21 CFR 211.192), and the lot is
+    rejected only through a recall decision.
+    """
+    return lot.status in RELEASED_STATES or (
+        lot.status == S.ON_HOLD and lot.status_before_hold in RELEASED_STATES
+    )
+
+
 def status_text(status: str) -> str:
     """The status as words inside a sentence ("approved by QA", "in testing")."""
     label = str(S(status).label)

@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 
-from qc.models import Lot
+from qc.models import Lot, Result
 from releases.models import (
     Certificate,
     Disposition,
+    EntryType,
     Investigation,
+    InvestigationEntry,
     InvestigationPhase,
     Notification,
 )
-from releases.services.errors import InvalidRequest, NotFound
-from releases.services.guards import Action, Readiness, lot_readiness
+from releases.policy import (
+    ACTIONS,
+    CHECKLIST_ACTION,
+    Checklist,
+    Facts,
+    Subject,
+    applies_to_lot,
+    may_take,
+)
+from releases.services.guards import Readiness, lot_readiness
 from services.accounts.models import User
 from services.audit.models import AuditEvent
+from services.errors import InvalidInput, NotFound, lot_not_found
 from services.esign.models import Signature
 from services.esign.services import SignatureCheck, signature_verify
 
@@ -27,7 +39,7 @@ def lot_get(*, lot_number: str) -> Lot:
         Lot.objects.select_related("product", "specification").filter(lot_number=lot_number).first()
     )
     if lot is None:
-        raise NotFound(f"lot {lot_number} does not exist")
+        raise lot_not_found(lot_number)
     return lot
 
 
@@ -39,24 +51,71 @@ def lot_dispositions(*, lot: Lot) -> QuerySet[Disposition]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ActionOffer:
+    """One action of the policy on a lot, as the caller may see it before signing."""
+
+    key: str
+    title: str
+    meaning: str
+    statement: str
+    applies: bool  # the lot is in a state where the action can be taken
+    allowed: bool  # the caller holds a role that may take it
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseChecklist:
+    readiness: Readiness
+    meaning: str
+    statement: str  # what the signer of the checklist's decision confirms (11.50)
+    actions: tuple[ActionOffer, ...]
+
+    @property
+    def lot(self) -> Lot:
+        return self.readiness.lot
+
+
+def lot_action_offers(*, lot: Lot, principal: Any, facts: Facts) -> tuple[ActionOffer, ...]:
+    """Every lot action of the policy table with its statement, for ``principal``."""
+    return tuple(
+        ActionOffer(
+            key=key.value,
+            title=action.title,
+            meaning=action.meaning,
+            statement=action.statement(facts),
+            applies=applies_to_lot(key, lot),
+            allowed=may_take(key, principal, lot),
+        )
+        for key, action in ACTIONS.items()
+        if action.subject == Subject.LOT
+    )
+
+
 def lot_release_checklist(
     *,
     lot_number: str,
-    action: str = Action.RELEASE,
+    action: str = Checklist.RELEASE,
     signer: User | None = None,
     pending_tests: tuple[str, ...] = (),
-) -> Readiness:
-    """The release checklist as the UI shows it: every check, passed or with its reasons."""
+) -> ReleaseChecklist:
+    """The release checklist as the UI shows it: every check, passed or with its reasons,
+    and the statement each action's signer confirms (the same words in the API and UI)."""
     try:
-        wanted = Action(action)
+        wanted = Checklist(action)
     except ValueError:
-        choices = ", ".join(a.value for a in Action)
-        raise InvalidRequest("action", f"must be one of {choices}") from None
-    return lot_readiness(
-        lot=lot_get(lot_number=lot_number),
-        action=wanted,
-        signer=signer,
-        pending_tests=pending_tests,
+        choices = ", ".join(c.value for c in Checklist)
+        raise InvalidInput.single(
+            "action", f"must be one of {choices}", code="invalid_choice"
+        ) from None
+    lot = lot_get(lot_number=lot_number)
+    readiness = lot_readiness(lot=lot, action=wanted, signer=signer, pending_tests=pending_tests)
+    facts = statement_facts(lot=lot, pending_tests=pending_tests)
+    decision = ACTIONS[CHECKLIST_ACTION[wanted]]
+    return ReleaseChecklist(
+        readiness=readiness,
+        meaning=decision.meaning,
+        statement=decision.statement(facts),
+        actions=lot_action_offers(lot=lot, principal=signer, facts=facts),
     )
 
 
@@ -101,8 +160,46 @@ def investigation_get(*, number: str) -> Investigation:
         .first()
     )
     if investigation is None:
-        raise NotFound(f"investigation {number} does not exist")
+        raise NotFound(
+            f"investigation {number} does not exist",
+            code="investigation_not_found",
+            field="number",
+        )
     return investigation
+
+
+def pending_invalidation_proposal(*, investigation: Investigation) -> InvestigationEntry | None:
+    """The Phase I proposal to invalidate the result, while no second person has signed it."""
+    entries = sorted(investigation.entries.all(), key=lambda entry: entry.pk)
+    if any(entry.entry_type == EntryType.RESULT_INVALIDATED for entry in entries):
+        return None
+    proposals = [e for e in entries if e.entry_type == EntryType.INVALIDATION_PROPOSED]
+    return proposals[-1] if proposals else None
+
+
+def lot_last_event(*, lot: Lot) -> int | None:
+    """The sequence of the newest event of the lot's audit trail."""
+    return lot_audit_events(lot=lot).aggregate(last=Max("sequence"))["last"]
+
+
+def statement_facts(
+    *,
+    lot: Lot,
+    investigation: Investigation | None = None,
+    up_to_sequence: int | None = None,
+    pending_tests: tuple[str, ...] = (),
+) -> Facts:
+    """What the policy's statements quote about this lot (and investigation), read now."""
+    proposal = pending_invalidation_proposal(investigation=investigation) if investigation else None
+    return Facts(
+        lot=lot,
+        investigation=investigation,
+        results=Result.objects.filter(lot=lot).count(),
+        up_to_sequence=up_to_sequence if up_to_sequence is not None else lot_last_event(lot=lot),
+        proposal_cause=str((proposal.data or {}).get("cause", "")) if proposal else "",
+        proposed_by=proposal.recorded_by if proposal else "",
+        pending_tests=pending_tests,
+    )
 
 
 def certificates_of(*, lot: Lot) -> QuerySet[Certificate]:
@@ -119,7 +216,7 @@ def certificate_get(*, lot: Lot, version: int | None = None) -> Certificate:
     )
     if certificate is None:
         which = f"version {version}" if version is not None else "certificate"
-        raise NotFound(f"lot {lot.lot_number} has no {which} yet")
+        raise NotFound(f"lot {lot.lot_number} has no {which} yet", code="certificate_not_found")
     return certificate
 
 

@@ -8,21 +8,25 @@ certificate (schedule it with beat next to the evaluation reconciler).
 
 from __future__ import annotations
 
+import smtplib
+
 import structlog
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 
 from releases.services.certificates import (
+    CERTIFICATE_TASK,
     certificate_enqueue_on_commit,
     certificate_issue,
     dispositions_without_certificate,
 )
+from releases.services.notifications import NOTIFICATION_MAIL_TASK, notifications_mail
 
 log = structlog.get_logger(__name__)
 
 
 @shared_task(
-    name="releases.tasks.certificate_generate",
+    name=CERTIFICATE_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(OperationalError, InterfaceError),
@@ -43,8 +47,6 @@ def certificate_generate(
 
 @shared_task(name="releases.tasks.reconcile_certificates", acks_late=True)
 def reconcile_certificates(limit: int = 100) -> int:
-    from django.db import transaction
-
     pending = dispositions_without_certificate(limit=limit)
     with transaction.atomic():
         for disposition_id in pending:
@@ -52,3 +54,16 @@ def reconcile_certificates(limit: int = 100) -> int:
     if pending:
         log.info("certificate reconciler re-enqueued decisions", count=len(pending))
     return len(pending)
+
+
+@shared_task(
+    name=NOTIFICATION_MAIL_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OSError, smtplib.SMTPException, OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=600,
+    max_retries=12,
+)
+def notification_mail_send(notification_ids: list[int]) -> int:
+    return notifications_mail(notification_ids=notification_ids)

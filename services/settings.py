@@ -295,6 +295,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "services.api.schema.error_responses_hook",
+    ],
     # Several records have a "status"; name each enum after its record.
     "ENUM_NAME_OVERRIDES": {
         "LotStatusEnum": "qc.models.lots.LotStatus",

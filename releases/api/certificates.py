@@ -6,20 +6,18 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
-from rest_framework.response import Response
 
 from releases import selectors
-from releases.api import permissions as roles
-from releases.api.errors import release_errors
-from releases.api.lots import REFUSALS
-from releases.api.permissions import PersonWithRole, ReadersAndMachines
+from releases.api.commands import command_view
+from releases.api.permissions import ReadersAndMachines
 from releases.api.serializers import CertificateSerializer, ReasonOnlyInput
 from releases.downloads import certificate_download
 from releases.models import Certificate
+from releases.policy import ActionKey
 from releases.services.certificates import certificate_request_correction
 
 VERSION = OpenApiParameter("version", int, description="A version; default: the latest.")
@@ -43,9 +41,8 @@ class CertificateFileView(GenericAPIView):
 
     @extend_schema(tags=["release"], parameters=[VERSION], responses={200: OpenApiTypes.BINARY})
     def get(self, request: Request, lot_number: str) -> Any:
-        with release_errors():
-            lot = selectors.lot_get(lot_number=lot_number)
-            certificate = selectors.certificate_get(lot=lot, version=_version(request))
+        lot = selectors.lot_get(lot_number=lot_number)
+        certificate = selectors.certificate_get(lot=lot, version=_version(request))
         return certificate_download(certificate, self.kind)
 
 
@@ -69,28 +66,28 @@ class CertificateListView(ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Certificate.objects.none()
-        with release_errors():
-            lot = selectors.lot_get(lot_number=self.kwargs["lot_number"])
+        lot = selectors.lot_get(lot_number=self.kwargs["lot_number"])
         return selectors.certificates_of(lot=lot).select_related("disposition", "supersedes")
 
 
-class CertificateCorrectionView(GenericAPIView):
-    """QA asks for a corrected certificate: a new version pointing at the latest."""
+class CorrectionAcceptedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    supersedes = CertificateSerializer()
 
-    permission_classes = [PersonWithRole.of(*roles.QA)]
-    serializer_class = ReasonOnlyInput
 
-    @extend_schema(tags=["release"], responses={202: CertificateSerializer, **REFUSALS})
-    def post(self, request: Request, lot_number: str) -> Response:
-        serializer = ReasonOnlyInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        with release_errors():
-            latest = certificate_request_correction(
-                lot_number=lot_number, by=request.user, reason=serializer.validated_data["reason"]
-            )
-        body = {
-            "detail": f"a corrected certificate (version after {latest.version}) is being "
-            "generated",
-            "supersedes": CertificateSerializer(latest).data,
-        }
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+def _accepted(latest: Certificate) -> dict[str, Any]:
+    return {
+        "detail": f"a corrected certificate (version after {latest.version}) is being generated",
+        "supersedes": latest,
+    }
+
+
+CertificateCorrectionView = command_view(
+    ActionKey.CERTIFICATE_CORRECTION,
+    certificate_request_correction,
+    input_class=ReasonOnlyInput,
+    output_class=CorrectionAcceptedSerializer,
+    present=_accepted,
+    success=status.HTTP_202_ACCEPTED,
+    doc="QA asks for a corrected certificate: a new version pointing at the latest.",
+)

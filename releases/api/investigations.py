@@ -7,20 +7,17 @@ invalidate-result (second person's signature), allow-retest, phase-two, conclude
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar, cast
+from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from releases import selectors
-from releases.api import permissions as roles
-from releases.api.errors import release_errors
-from releases.api.lots import REFUSALS
-from releases.api.permissions import PersonWithRole
+from releases.api.commands import command_view, validated
+from releases.api.permissions import PersonWithRole, PolicyPermission
 from releases.api.serializers import (
     ConcludeInput,
     DeviationInput,
@@ -34,6 +31,7 @@ from releases.api.serializers import (
     SignedInput,
 )
 from releases.models import Investigation, InvestigationKind, InvestigationPhase
+from releases.policy import ActionKey
 from releases.services.investigations import investigation_add_entry, investigation_open_deviation
 from releases.services.oos import (
     investigation_allow_retest,
@@ -42,7 +40,7 @@ from releases.services.oos import (
     investigation_invalidate_result,
     investigation_record_phase_two,
 )
-from services.accounts.models import User
+from services.accounts.context import AuthContext
 
 
 @extend_schema(
@@ -72,16 +70,17 @@ class InvestigationListView(ListAPIView):
 
     def get_permissions(self) -> Any:
         if self.request.method == "POST":
-            return [PersonWithRole.of(*roles.QA)()]
+            return [PolicyPermission.of(ActionKey.OPEN_DEVIATION)()]
         return super().get_permissions()
 
-    @extend_schema(request=DeviationInput, responses={201: InvestigationSerializer, **REFUSALS})
+    @extend_schema(request=DeviationInput, responses={201: InvestigationSerializer})
     def post(self, request: Request) -> Response:
-        data = _validated(DeviationInput, request)
-        with release_errors():
-            investigation = investigation_open_deviation(
-                lot_number=data["lot"], by=request.user, summary=data["summary"]
-            )
+        data = validated(DeviationInput, request)
+        investigation = investigation_open_deviation(
+            lot_number=data["lot"],
+            auth=AuthContext.from_request(request),
+            summary=data["summary"],
+        )
         return Response(InvestigationSerializer(investigation).data, status=201)
 
 
@@ -91,71 +90,8 @@ class InvestigationDetailView(GenericAPIView):
     serializer_class = InvestigationDetailSerializer
 
     def get(self, request: Request, number: str) -> Response:
-        with release_errors():
-            investigation = selectors.investigation_get(number=number)
+        investigation = selectors.investigation_get(number=number)
         return Response(InvestigationDetailSerializer(investigation).data)
-
-
-def _validated(input_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    serializer = input_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-class InvestigationCommand(GenericAPIView):
-    input_class: ClassVar[type[serializers.Serializer]] = ReasonOnlyInput
-    output_class: ClassVar[type[serializers.Serializer]] = InvestigationSerializer
-    meanings: ClassVar[tuple[str, ...]] = ()
-    call: ClassVar[Callable[..., Any]]
-
-    def get_serializer_class(self) -> type[serializers.Serializer]:
-        return self.input_class
-
-    def post(self, request: Request, number: str) -> Response:
-        data = _validated(self.input_class, request)
-        meaning = data.pop("meaning", None)
-        if meaning is not None and meaning not in self.meanings:
-            raise serializers.ValidationError(
-                {"meaning": [f"this action signs with the meaning {' or '.join(self.meanings)}"]}
-            )
-        if issubclass(self.input_class, SignedInput):
-            data["request"] = request._request
-        with release_errors():
-            record = type(self).call(number=number, by=cast(User, request.user), **data)
-        if isinstance(record, Investigation):
-            record = selectors.investigation_get(number=record.number)
-        return Response(self.output_class(record).data, status=status.HTTP_201_CREATED)
-
-
-def command(
-    name: str,
-    allowed: tuple[str, ...],
-    service: Callable[..., Any],
-    *,
-    doc: str,
-    input_class: type[serializers.Serializer] = ReasonOnlyInput,
-    output_class: type[serializers.Serializer] = InvestigationDetailSerializer,
-    meanings: tuple[str, ...] = (),
-) -> type[InvestigationCommand]:
-    view = type(
-        name,
-        (InvestigationCommand,),
-        {
-            "permission_classes": [PersonWithRole.of(*allowed)],
-            "input_class": input_class,
-            "output_class": output_class,
-            "meanings": meanings,
-            "call": staticmethod(service),
-            "__doc__": doc,
-        },
-    )
-    decorated = extend_schema(
-        request=input_class,
-        responses={201: output_class, **REFUSALS},
-        tags=["investigations"],
-        description=doc,
-    )(view)
-    return cast(type[InvestigationCommand], decorated)
 
 
 class InvalidationSerializer(serializers.Serializer):
@@ -168,55 +104,71 @@ class InvalidationSerializer(serializers.Serializer):
     invalidated_at = serializers.DateTimeField()
 
 
-EntriesView = command(
-    "EntriesView",
-    roles.CONTRIBUTORS,
+def _investigation(record: Investigation) -> Investigation:
+    return selectors.investigation_get(number=record.number)
+
+
+def investigation_command_view(
+    key: ActionKey,
+    service: Any,
+    *,
+    input_class: type[serializers.Serializer] = ReasonOnlyInput,
+    output_class: type[serializers.Serializer] = InvestigationDetailSerializer,
+    doc: str,
+) -> Any:
+    return command_view(
+        key,
+        service,
+        input_class=input_class,
+        output_class=output_class,
+        present=_investigation if output_class is InvestigationDetailSerializer else None,
+        subject="number",
+        tag="investigations",
+        doc=doc,
+    )
+
+
+EntriesView = investigation_command_view(
+    ActionKey.INVESTIGATION_ENTRY,
     investigation_add_entry,
     input_class=EntryInput,
     output_class=EntrySerializer,
     doc="Record a laboratory check (`entry_type` 'check') or a note; Phase I records every "
     "check made before it concludes.",
 )
-PhaseOneConclusionView = command(
-    "PhaseOneConclusionView",
-    roles.LAB_SUPERVISORS,
+PhaseOneConclusionView = investigation_command_view(
+    ActionKey.PHASE_ONE,
     investigation_conclude_phase_one,
     input_class=PhaseOneInput,
     doc="Conclude Phase I: an assignable laboratory cause proposes the result's invalidation "
     "(a second person signs it); no assignable cause moves to Phase II.",
 )
-InvalidateResultView = command(
-    "InvalidateResultView",
-    roles.LAB_SUPERVISORS,
+InvalidateResultView = investigation_command_view(
+    ActionKey.INVALIDATE_RESULT,
     investigation_invalidate_result,
     input_class=SignedInput,
     output_class=InvalidationSerializer,
-    meanings=("invalidated",),
     doc="A second person (not the proposer, not the analyst) signs the proposed invalidation "
     "(meaning 'invalidated'; 21 CFR 610.1); the lot is re-evaluated and a retest allowed.",
 )
-AllowRetestView = command(
-    "AllowRetestView",
-    roles.LAB_SUPERVISORS,
+AllowRetestView = investigation_command_view(
+    ActionKey.ALLOW_RETEST,
     investigation_allow_retest,
     doc="Allow a retest in Phase II: by another analyst, within the method's budget fixed "
     "when the investigation opened.",
 )
-PhaseTwoView = command(
-    "PhaseTwoView",
-    roles.QA,
+PhaseTwoView = investigation_command_view(
+    ActionKey.PHASE_TWO,
     investigation_record_phase_two,
     input_class=PhaseTwoInput,
     output_class=EntrySerializer,
     doc="QA records the production investigation: which other lots were checked, and the "
     "findings (21 CFR 211.192).",
 )
-ConcludeView = command(
-    "ConcludeView",
-    roles.QA,
+ConcludeView = investigation_command_view(
+    ActionKey.CONCLUDE,
     investigation_conclude,
     input_class=ConcludeInput,
-    meanings=("concluded",),
     doc="QA concludes with a signature: `confirmed_oos` after Phase II (an OOS lot not yet "
     "released is rejected, 21 CFR 211.165(f)); `assessed` for a trend notice or deviation.",
 )

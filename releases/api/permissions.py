@@ -1,9 +1,10 @@
-"""Who may call the release API (21 CFR 11.10(d),(g)).
+"""Who may call the release API (21 CFR 11.10(d),(g)), as the policy table says.
 
-Decisions, reviews and signatures: people holding the action's role, never a
-machine client (11.100: signatures belong to identified individuals).  Reads
-of dispositions and certificates: every person, and machine clients (an MES
-fetches the certificate); other reads: people only.
+Commands admit the people holding one of the action's roles (``releases.policy``),
+never a machine client (11.100: signatures belong to identified individuals);
+the service checks the role once more for the lot's product.  Reads of
+dispositions and certificates: every person, and machine clients (an MES fetches
+the certificate); other reads: people only.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 
 from rest_framework.permissions import BasePermission
 
-from services.accounts.models import ApiClient, Role
+from releases.policy import ACTIONS, ActionKey
+from services.accounts.models import ApiClient
 from services.permissions import READ_ALL_ROLES, has_role
 
 
@@ -20,13 +22,21 @@ class PersonWithRole(BasePermission):
     roles: tuple[str, ...] = READ_ALL_ROLES
     message = "this needs a person holding the right role; machine clients can never sign"
 
-    @classmethod
-    def of(cls, *roles: str) -> type[PersonWithRole]:
-        return type(f"PersonWithRole_{'_'.join(roles)}", (cls,), {"roles": roles})
-
     def has_permission(self, request: Any, view: Any) -> bool:
         user = request.user
         return not isinstance(user, ApiClient) and has_role(user, *self.roles)
+
+
+class PolicyPermission(PersonWithRole):
+    """``PolicyPermission.of(ActionKey.APPROVE)``: the people the policy lets take it."""
+
+    key: ActionKey
+
+    @classmethod
+    def of(cls, key: ActionKey) -> type[PolicyPermission]:
+        return type(
+            f"PolicyPermission_{key.name}", (cls,), {"key": key, "roles": ACTIONS[key].all_roles}
+        )
 
 
 class ReadersAndMachines(BasePermission):
@@ -34,11 +44,3 @@ class ReadersAndMachines(BasePermission):
 
     def has_permission(self, request: Any, view: Any) -> bool:
         return isinstance(request.user, ApiClient) or has_role(request.user, *READ_ALL_ROLES)
-
-
-QA = (Role.QA_OFFICER,)
-QP = (Role.QUALIFIED_PERSON,)
-QA_OR_QP = (Role.QA_OFFICER, Role.QUALIFIED_PERSON)
-QC_REVIEWER = (Role.QC_REVIEWER,)
-LAB_SUPERVISORS = (Role.QC_REVIEWER, Role.QA_OFFICER)
-CONTRIBUTORS = (Role.QC_ANALYST, Role.QC_REVIEWER, Role.QA_OFFICER, Role.QUALIFIED_PERSON)

@@ -16,22 +16,11 @@ from releases.models import (
     RecallDecision,
     ResultReview,
 )
+from services.api.serializers import StrictSerializer
 from services.esign.models import Meaning
 from services.esign.serializers import SignatureManifestSerializer
 
 # --- input -----------------------------------------------------------------------
-
-
-class Strict(serializers.Serializer):
-    """Refuses fields it does not know: a typo is an error, not a silent default."""
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        initial = getattr(self, "initial_data", None)
-        if isinstance(initial, dict):
-            unknown = sorted(set(initial) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
-        return attrs
 
 
 def password_field(required: bool = True) -> serializers.CharField:
@@ -44,7 +33,7 @@ def password_field(required: bool = True) -> serializers.CharField:
     )
 
 
-class SignedInput(Strict):
+class SignedInput(StrictSerializer):
     password = password_field()
     reason = serializers.CharField(help_text="Why: printed on the signature manifest.")
     meaning = serializers.ChoiceField(
@@ -62,7 +51,7 @@ class ConditionalReleaseInput(SignedInput):
     )
 
 
-class HoldInput(Strict):
+class HoldInput(StrictSerializer):
     reason = serializers.CharField()
     password = password_field(required=False)
 
@@ -78,22 +67,22 @@ class RecallDecisionInput(SignedInput):
     investigation = serializers.CharField(required=False, allow_blank=True)
 
 
-class ReasonOnlyInput(Strict):
+class ReasonOnlyInput(StrictSerializer):
     reason = serializers.CharField()
 
 
-class DeviationInput(Strict):
+class DeviationInput(StrictSerializer):
     lot = serializers.CharField()
     summary = serializers.CharField()
 
 
-class EntryInput(Strict):
+class EntryInput(StrictSerializer):
     entry_type = serializers.ChoiceField(choices=["check", "note"])
     text = serializers.CharField()
     data = serializers.JSONField(required=False)  # type: ignore[assignment]
 
 
-class PhaseOneInput(Strict):
+class PhaseOneInput(StrictSerializer):
     assignable_cause = serializers.BooleanField(
         help_text="true: an assignable laboratory error (the result is proposed for "
         "invalidation); false: no assignable cause (Phase II)."
@@ -101,7 +90,7 @@ class PhaseOneInput(Strict):
     reason = serializers.CharField()
 
 
-class PhaseTwoInput(Strict):
+class PhaseTwoInput(StrictSerializer):
     lots_checked = serializers.ListField(child=serializers.CharField(), allow_empty=True)
     findings = serializers.CharField()
 
@@ -283,16 +272,38 @@ class NotificationSerializer(serializers.ModelSerializer):
         fields = ("id", "kind", "text", "lot", "investigation", "created_at", "read_at")
 
 
+class ProblemSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    reason = serializers.CharField()
+
+
 class CheckSerializer(serializers.Serializer):
     key = serializers.CharField()
     title = serializers.CharField()
     passed = serializers.BooleanField()
-    problems = serializers.ListField(child=serializers.CharField())
+    problems = ProblemSerializer(many=True)
 
 
-class ReadinessSerializer(serializers.Serializer):
+class ActionOfferSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="The policy action (also the command's path).")
+    title = serializers.CharField()
+    meaning = serializers.CharField(help_text="The signature's meaning; empty: not signed.")
+    statement = serializers.CharField(
+        help_text="What the signer confirms by signing (21 CFR 11.50); stored with the "
+        "signature, the same words in the web UI."
+    )
+    applies = serializers.BooleanField(help_text="The lot's state allows the action now.")
+    allowed = serializers.BooleanField(help_text="The caller holds a role that may take it.")
+
+
+class ChecklistSerializer(serializers.Serializer):
     lot = serializers.CharField(source="lot.lot_number")
-    action = serializers.CharField()
-    ready = serializers.BooleanField()
-    evaluation_id = serializers.IntegerField(source="evaluation.pk", allow_null=True)
-    checks = CheckSerializer(many=True)
+    action = serializers.CharField(source="readiness.action")
+    ready = serializers.BooleanField(source="readiness.ready")
+    evaluation_id = serializers.IntegerField(source="readiness.evaluation.pk", allow_null=True)
+    checks = CheckSerializer(source="readiness.checks", many=True)
+    meaning = serializers.CharField()
+    statement = serializers.CharField(
+        help_text="What the signer of this decision confirms by signing (21 CFR 11.50)."
+    )
+    actions = ActionOfferSerializer(many=True)

@@ -85,6 +85,8 @@ class Notification(models.Model):
     )
     created_at = models.DateTimeField()
     read_at = models.DateTimeField(null=True, blank=True)
+    # Set by the mail task once the message is handed to the mail server (sent once).
+    mailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -109,6 +109,11 @@ class AuditTrailReview(models.Model):
     reviewer_name = models.CharField(max_length=200)
     reviewed_at = models.DateTimeField()
     up_to_sequence = models.BigIntegerField()
+    # The evaluation current when QA reviewed: a later evaluation voids the review.
+    # (Null on reviews recorded before it was kept: those count as void.)
+    evaluation = models.ForeignKey(
+        "qc.Evaluation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     comment = models.TextField()
     signature = models.ForeignKey("esign.Signature", on_delete=models.PROTECT, related_name="+")
 
@@ -125,6 +130,8 @@ class AuditTrailReview(models.Model):
             "up_to_sequence": self.up_to_sequence,
             "comment": self.comment,
             "reviewer": self.reviewer.username,
+            # Only on reviews that recorded it, so older signatures keep their digest.
+            **({"evaluation_id": self.evaluation_id} if self.evaluation_id else {}),
         }
 
 

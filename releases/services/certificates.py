@@ -35,11 +35,13 @@ from releases.models import (
     Disposition,
     ResultReview,
 )
-from releases.services.errors import Refused
-from releases.services.signing import require_person, require_reason
-from services.accounts.models import Role
+from releases.policy import ActionKey
+from releases.services.commands import Act, lot_command
+from releases.services.errors import Problem, Refused
+from services.accounts.context import AuthContext
 from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
+from services.celery import app as celery_app
 from services.esign.models import Signature
 
 log = structlog.get_logger(__name__)
@@ -221,6 +223,8 @@ def json_twin(content: dict[str, Any]) -> bytes:
 
 def render_pdf(content: dict[str, Any], *, json_sha256: str) -> bytes:
     """WeasyPrint 70 renders the HTML template (pango does the text layout)."""
+    # Imported here, not for a cycle: WeasyPrint loads the Pango system library when
+    # imported, and every other part of the system runs without it (README).
     from weasyprint import HTML
 
     html = render_to_string(
@@ -317,6 +321,9 @@ def certificate_issue(
     return certificate
 
 
+CERTIFICATE_TASK = "releases.tasks.certificate_generate"
+
+
 def certificate_enqueue_on_commit(
     *, disposition_id: int, supersedes_id: int | None = None, correction_reason: str = ""
 ) -> None:
@@ -327,11 +334,11 @@ def certificate_enqueue_on_commit(
     """
 
     def publish() -> None:
-        from releases.tasks import certificate_generate
-
         try:
-            certificate_generate.apply_async(
-                (disposition_id, supersedes_id, correction_reason),
+            # By name: the task module imports this one (tasks call services, not back).
+            celery_app.send_task(
+                CERTIFICATE_TASK,
+                args=(disposition_id, supersedes_id, correction_reason),
                 retry=False,
                 retry_policy={"max_retries": 0},
             )
@@ -345,31 +352,40 @@ def certificate_enqueue_on_commit(
     transaction.on_commit(publish)
 
 
-def certificate_request_correction(*, lot_number: str, by: object, reason: str) -> Certificate:
+def certificate_request_correction(
+    *, lot_number: str, auth: AuthContext, reason: str
+) -> Certificate:
     """QA asks for a corrected certificate: a new version pointing at the latest one."""
-    person = require_person(by, (Role.QA_OFFICER,), "correct certificates")
-    reason = require_reason(reason)
-    with transaction.atomic():
-        latest = Certificate.objects.filter(lot__lot_number=lot_number).order_by("-version").first()
+
+    def request(lot: Lot, act: Act) -> Certificate:
+        latest = Certificate.objects.filter(lot=lot).order_by("-version").first()
         if latest is None:
             raise Refused(
                 f"No certificate of lot {lot_number} can be corrected",
-                [f"Lot {lot_number} has no certificate yet."],
+                [Problem("certificate_not_found", f"Lot {lot_number} has no certificate yet.")],
             )
         audit_record(
-            actor=person.audit_actor(),
+            actor=act.person.audit_actor(),
             action=AuditAction.CERTIFICATE_CORRECTION_REQUESTED,
             object_type="lot",
             object_id=lot_number,
             new_values={"supersedes_version": latest.version},
-            reason=reason,
+            reason=act.reason,
         )
         certificate_enqueue_on_commit(
             disposition_id=latest.disposition_id,
             supersedes_id=latest.pk,
-            correction_reason=reason,
+            correction_reason=act.reason,
         )
-    return latest
+        return latest
+
+    return lot_command(
+        key=ActionKey.CERTIFICATE_CORRECTION,
+        auth=auth,
+        lot_number=lot_number,
+        reason=reason,
+        body=request,
+    )
 
 
 def dispositions_without_certificate(limit: int = 100) -> list[int]:

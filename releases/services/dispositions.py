@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from qc.models import Evaluation, Lot
 from releases.lifecycle import lot_transition
-from releases.models import RELEASING_DECISIONS, Decision, Disposition
-from releases.services.signing import create_signed
+from releases.models import RELEASING_DECISIONS, UNSIGNED_DECISIONS, Decision, Disposition
+from releases.services.certificates import certificate_enqueue_on_commit
+from releases.services.commands import Act
 from services.accounts.models import User
 from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
@@ -30,15 +31,6 @@ DECISION_ACTIONS: dict[str, AuditAction] = {
     Decision.HOLD_RELEASED: AuditAction.LOT_HOLD_RELEASED,
 }
 
-# The signature meaning of each signed decision (21 CFR 11.50(a)(3)).
-MEANING = {
-    Decision.APPROVED: "approved",
-    Decision.RELEASED: "released",
-    Decision.CONDITIONALLY_RELEASED: "conditionally_released",
-    Decision.FINALISED: "released",
-    Decision.REJECTED: "rejected",
-}
-
 
 def disposition_record(
     *,
@@ -49,9 +41,10 @@ def disposition_record(
     evaluation: Evaluation | None,
     by: User | None,
     actor: Actor,
+    act: Act | None = None,
     pending_tests: Sequence[str] = (),
 ) -> Disposition:
-    """Write the decision; signed by ``by`` unless it is a hold (then ``by`` may be None)."""
+    """Write the decision, signed by ``act`` when its action signs (holds are not signed)."""
     disposition = Disposition(
         lot=lot,
         decision=decision,
@@ -65,17 +58,10 @@ def disposition_record(
         decided_by=by,
         decided_by_name=actor.name,
     )
-    meaning = MEANING.get(decision)
-    if meaning is not None:
-        if by is None:
-            raise ValueError(f"a {decision} decision needs a signer")
-        create_signed(
-            disposition,
-            signer=by,
-            meaning=meaning,
-            reason=reason,
-            label=f"lot {lot.lot_number}: {Decision(decision).label}",
-        )
+    if decision not in UNSIGNED_DECISIONS:
+        if act is None or not act.action.signs:
+            raise ValueError(f"a {decision} decision needs a signature")
+        act.sign(disposition, label=f"lot {lot.lot_number}: {Decision(decision).label}")
     else:
         disposition.save(force_insert=True)
     if status_after != lot.status:
@@ -98,7 +84,5 @@ def disposition_record(
         reason=reason,
     )
     if decision in RELEASING_DECISIONS:
-        from releases.services.certificates import certificate_enqueue_on_commit
-
         certificate_enqueue_on_commit(disposition_id=disposition.pk)
     return disposition

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from qc.models import Evaluation, Lot, LotStatus, Result, SpecificationStatus
@@ -30,31 +29,30 @@ from releases.models import (
     InvestigationPhase,
     ResultReview,
 )
-from services.accounts.models import Role, User
-from services.audit.actions import AuditAction
-from services.audit.models import AuditEvent
+from releases.policy import (
+    ACTIONS,
+    CHECKLIST_ACTION,
+    Checklist,
+    lot_state_problems,
+    role_names,
+)
+from services.accounts.models import User
+from services.errors import Problem
 
 S = LotStatus
+# The checklists are named by the decisions they guard (``?action=`` in the API).
+Action = Checklist
 
-
-class Action(StrEnum):
-    APPROVE = "approve"
-    RELEASE = "release"
-    CONDITIONAL_RELEASE = "conditional_release"
-    FINALISE = "finalise"
-
-
-_VERB = {
-    Action.APPROVE: "approve",
-    Action.RELEASE: "release",
-    Action.CONDITIONAL_RELEASE: "conditionally release",
-    Action.FINALISE: "finalise the conditional release of",
-}
 _CONFORMING = ("conforms", "conforms_with_alert")
 _LINE_WORDS = {
     "does_not_conform": "out of specification",
     "invalid": "no valid result (the data are invalid; a valid repeat is needed)",
     "missing": "no result yet",
+}
+_LINE_CODES = {
+    "does_not_conform": "line_out_of_specification",
+    "invalid": "line_invalid",
+    "missing": "line_missing",
 }
 
 
@@ -62,7 +60,7 @@ _LINE_WORDS = {
 class Check:
     key: str
     title: str
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -77,7 +75,7 @@ class Readiness:
     checks: tuple[Check, ...]
 
     @property
-    def problems(self) -> list[str]:
+    def problems(self) -> list[Problem]:
         return [problem for check in self.checks for problem in check.problems]
 
     @property
@@ -86,12 +84,8 @@ class Readiness:
 
 
 def signer_roles(lot: Lot, action: Action) -> tuple[str, ...]:
-    """Who signs: QA approves; a QP certifies (EU GMP Annex 16) unless the product needs none."""
-    if action == Action.APPROVE:
-        return (Role.QA_OFFICER,)
-    if action == Action.RELEASE and not lot.product.requires_qp_certification:
-        return (Role.QA_OFFICER,)
-    return (Role.QUALIFIED_PERSON,)
+    """Who signs the decision on this lot's product (``releases.policy`` says)."""
+    return ACTIONS[CHECKLIST_ACTION[action]].roles_for(lot)
 
 
 def current_evaluation(lot: Lot) -> Evaluation | None:
@@ -129,47 +123,22 @@ def lot_readiness(
 # --- the checks -------------------------------------------------------------------
 
 
-def expected_statuses(lot: Lot, action: Action) -> tuple[str, ...]:
-    if action == Action.APPROVE:
-        return (S.READY_FOR_REVIEW,)
-    if action == Action.RELEASE:
-        return (S.APPROVED,) if lot.product.requires_qp_certification else (S.READY_FOR_REVIEW,)
-    if action == Action.CONDITIONAL_RELEASE:
-        return (S.IN_TESTING,)
-    return (S.CONDITIONALLY_RELEASED,)
-
-
-def _label(status: str) -> str:
-    return status_text(status)
+_DONE = {
+    Action.APPROVE: S.APPROVED,
+    Action.RELEASE: S.RELEASED,
+    Action.CONDITIONAL_RELEASE: S.CONDITIONALLY_RELEASED,
+    Action.FINALISE: S.RELEASED,
+}
 
 
 def _status_check(lot: Lot, action: Action) -> Check:
     title = "The lot is at the right step of its lifecycle (21 CFR 11.10(f))"
-    problems: list[str] = []
-    product = lot.product
-    if action == Action.APPROVE and not product.requires_qp_certification:
-        problems.append(
-            f"Product {product.code} needs no QP certification: a QA officer releases its "
-            "lots directly, without a separate approval."
-        )
-    if action == Action.CONDITIONAL_RELEASE and not product.conditional_release_allowed:
-        problems.append(f"Product {product.code} does not allow conditional release.")
-    expected = expected_statuses(lot, action)
-    if lot.status not in expected:
-        done = {
-            Action.APPROVE: S.APPROVED,
-            Action.RELEASE: S.RELEASED,
-            Action.CONDITIONAL_RELEASE: S.CONDITIONALLY_RELEASED,
-            Action.FINALISE: S.RELEASED,
-        }[action]
-        if lot.status == done:
-            problems.append(f"Lot {lot.lot_number} is already {_label(done)}.")
-        else:
-            wanted = " or ".join(_label(status) for status in expected)
-            problems.append(
-                f"Lot {lot.lot_number} is {_label(lot.status)}; to {_VERB[action]} it, "
-                f"it must be {wanted}."
-            )
+    problems = [
+        Problem("already_decided", f"Lot {lot.lot_number} is already {status_text(lot.status)}.")
+        if code == "wrong_state" and lot.status == _DONE[action]
+        else Problem(code, words)
+        for code, words in lot_state_problems(CHECKLIST_ACTION[action], lot)
+    ]
     return Check("status", title, tuple(problems))
 
 
@@ -177,39 +146,54 @@ def _line_name(line: dict[str, Any]) -> str:
     return str(line.get("display_name") or line.get("test_code"))
 
 
-def _line_problem(line: dict[str, Any]) -> str:
+def _line_problem(line: dict[str, Any], suffix: str = "") -> Problem:
     name, reason = _line_name(line), str(line["reason"])
     words = _LINE_WORDS.get(line["verdict"], line["verdict"])
     if reason.startswith(name):  # the engine's reasons start with the line's name
         reason = reason[len(name) :].lstrip(" :—-")
-    return f"{name}: {words} — {reason}" if reason and reason != words else f"{name}: {words}"
+    text = f"{name}: {words} — {reason}" if reason and reason != words else f"{name}: {words}"
+    return Problem(_LINE_CODES.get(line["verdict"], "line_not_conforming"), text + suffix)
 
 
-def staleness_problems(lot: Lot, evaluation: Evaluation) -> list[str]:
+def staleness_problems(lot: Lot, evaluation: Evaluation) -> list[Problem]:
     """Why the stored evaluation no longer stands for the lot's data (empty: it does)."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     if evaluation.specification_id != lot.specification_id:
         problems.append(
-            f"The current evaluation #{evaluation.pk} judged specification "
-            f"v{evaluation.specification.version}, but the lot is now bound to "
-            f"v{lot.specification.version}: it must be re-evaluated."
+            Problem(
+                "evaluation_specification_changed",
+                f"The current evaluation #{evaluation.pk} judged specification "
+                f"v{evaluation.specification.version}, but the lot is now bound to "
+                f"v{lot.specification.version}: it must be re-evaluated.",
+            )
         )
     if evaluation.data_version < lot.data_version:
         problems.append(
-            f"The lot's data changed after the current evaluation #{evaluation.pk} "
-            f"(data version {evaluation.data_version}, now {lot.data_version}): "
-            "wait for the re-evaluation."
+            Problem(
+                "evaluation_data_changed",
+                f"The lot's data changed after the current evaluation #{evaluation.pk} "
+                f"(data version {evaluation.data_version}, now {lot.data_version}): "
+                "wait for the re-evaluation.",
+            )
         )
     try:
         fresh = lot_evaluate_now(lot)
     except Exception as exc:  # a specification the engine refuses, say
-        problems.append(f"The lot could not be re-evaluated to confirm the evaluation: {exc}")
+        problems.append(
+            Problem(
+                "evaluation_not_reproducible",
+                f"The lot could not be re-evaluated to confirm the evaluation: {exc}",
+            )
+        )
     else:
         if fresh.inputs_digest != evaluation.inputs_digest:
             problems.append(
-                f"The evaluation on record (#{evaluation.pk}) no longer matches the lot's "
-                "data: a fresh computation gives another inputs digest, so it is stale and "
-                "must be re-evaluated."
+                Problem(
+                    "evaluation_inputs_changed",
+                    f"The evaluation on record (#{evaluation.pk}) no longer matches the lot's "
+                    "data: a fresh computation gives another inputs digest, so it is stale and "
+                    "must be re-evaluated.",
+                )
             )
     return problems
 
@@ -219,7 +203,11 @@ def _evaluation_check(
 ) -> Check:
     title = "The current evaluation conforms and is up to date (21 CFR 211.165(a))"
     if evaluation is None:
-        return Check("evaluation", title, (f"Lot {lot.lot_number} has not been evaluated yet.",))
+        return Check(
+            "evaluation",
+            title,
+            (Problem("not_evaluated", f"Lot {lot.lot_number} has not been evaluated yet."),),
+        )
     problems = staleness_problems(lot, evaluation)
     required = [line for line in evaluation.lines if line.get("required", True)]
     failing = [line for line in required if line["verdict"] not in _CONFORMING]
@@ -230,28 +218,43 @@ def _evaluation_check(
     return Check("evaluation", title, tuple(problems))
 
 
-def _pending_problems(failing: list[dict[str, Any]], pending_tests: Sequence[str]) -> list[str]:
+def _pending_problems(failing: list[dict[str, Any]], pending_tests: Sequence[str]) -> list[Problem]:
     """Conditional release: the only non-conforming lines are missing and listed as pending."""
     pending = {str(code).strip() for code in pending_tests if str(code).strip()}
-    problems: list[str] = []
+    problems: list[Problem] = []
     if not pending:
-        problems.append("A conditional release must list the tests still pending.")
+        problems.append(
+            Problem(
+                "pending_tests_required",
+                "A conditional release must list the tests still pending.",
+                "pending_tests",
+            )
+        )
     missing_codes = set()
     for line in failing:
         if line["verdict"] != "missing":
             problems.append(
-                f"{_line_problem(line)} (only tests without a result yet may be pending)"
+                _line_problem(line, " (only tests without a result yet may be pending)")
             )
             continue
         missing_codes.add(line["test_code"])
         if line["test_code"] not in pending:
             problems.append(
-                f"{_line_name(line)} ({line['test_code']}) has no result yet and is not "
-                "listed as pending."
+                Problem(
+                    "pending_test_not_listed",
+                    f"{_line_name(line)} ({line['test_code']}) has no result yet and is not "
+                    "listed as pending.",
+                    "pending_tests",
+                )
             )
     for code in sorted(pending - missing_codes):
         problems.append(
-            f"Test {code} is listed as pending, but it is not a required test without a result."
+            Problem(
+                "pending_test_not_missing",
+                f"Test {code} is listed as pending, but it is not a required test without a "
+                "result.",
+                "pending_tests",
+            )
         )
     return problems
 
@@ -263,11 +266,14 @@ def _specification_check(lot: Lot) -> Check:
         SpecificationStatus.EFFECTIVE,
         SpecificationStatus.SUPERSEDED,
     }
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
     if not approved:
         problems = (
-            f"Lot {lot.lot_number} is bound to specification v{spec.version}, which is "
-            f"{spec.status} and was never approved by QA with a signature.",
+            Problem(
+                "specification_not_approved",
+                f"Lot {lot.lot_number} is bound to specification v{spec.version}, which is "
+                f"{spec.status} and was never approved by QA with a signature.",
+            ),
         )
     return Check("specification", title, problems)
 
@@ -286,55 +292,50 @@ def _investigations_check(lot: Lot) -> Check:
     for investigation in open_blocking_investigations(lot):
         about = f", {investigation.line_name}" if investigation.line_name else ""
         problems.append(
-            f"Investigation {investigation.number} ({investigation.get_kind_display()}{about}) "
-            f"is still open ({investigation.get_phase_display()})."
+            Problem(
+                "investigation_open",
+                f"Investigation {investigation.number} ({investigation.get_kind_display()}"
+                f"{about}) is still open ({investigation.get_phase_display()}).",
+            )
         )
     return Check("investigations", title, tuple(problems))
 
 
-def evaluation_event_sequence(lot: Lot, evaluation: Evaluation) -> int | None:
-    """The audit-trail sequence at which ``evaluation`` was recorded."""
-    return (
-        AuditEvent.objects.filter(
-            action=AuditAction.LOT_EVALUATED,
-            object_type="lot",
-            object_id=lot.lot_number,
-            new_values__evaluation_id=evaluation.pk,
-        )
-        .values_list("sequence", flat=True)
-        .first()
-    )
-
-
 def _audit_trail_review_check(lot: Lot, evaluation: Evaluation | None) -> Check:
+    """The newest review must have been made on the current evaluation (ids, not audit text)."""
     title = "QA reviewed the lot's audit trail (21 CFR 211.192)"
-    review = AuditTrailReview.objects.filter(lot=lot).order_by("-up_to_sequence", "-pk").first()
+    review = AuditTrailReview.objects.filter(lot=lot).order_by("-pk").first()
     if review is None:
         return Check(
             "audit_trail_review",
             title,
-            (f"QA has not recorded a review of lot {lot.lot_number}'s audit trail.",),
-        )
-    if evaluation is None:
-        return Check("audit_trail_review", title)
-    needed = evaluation_event_sequence(lot, evaluation)
-    late = (
-        review.up_to_sequence < needed
-        if needed is not None
-        else review.reviewed_at < evaluation.evaluated_at
-    )
-    if late:
-        where = f"event #{needed}" if needed is not None else "after the review"
-        return Check(
-            "audit_trail_review",
-            title,
             (
-                f"The audit-trail review by {review.reviewer_name} covers events up to "
-                f"#{review.up_to_sequence}, but the current evaluation was recorded later "
-                f"({where}): the audit trail must be reviewed again.",
+                Problem(
+                    "audit_trail_not_reviewed",
+                    f"QA has not recorded a review of lot {lot.lot_number}'s audit trail.",
+                ),
             ),
         )
-    return Check("audit_trail_review", title)
+    if evaluation is None or review.evaluation_id == evaluation.pk:
+        return Check("audit_trail_review", title)
+    return Check(
+        "audit_trail_review",
+        title,
+        (
+            Problem(
+                "audit_trail_review_outdated",
+                f"The audit-trail review by {review.reviewer_name} covers events up to "
+                f"#{review.up_to_sequence}, made on "
+                + (
+                    f"evaluation #{review.evaluation_id}"
+                    if review.evaluation_id
+                    else "an earlier evaluation"
+                )
+                + f"; the current evaluation is #{evaluation.pk}, recorded later: the audit "
+                "trail must be reviewed again.",
+            ),
+        ),
+    )
 
 
 def ids_text(ids: Iterable[int], limit: int = 10) -> str:
@@ -354,11 +355,14 @@ def unreviewed_result_ids(lot: Lot) -> list[int]:
 def _result_review_check(lot: Lot) -> Check:
     title = "A second person reviewed every result (21 CFR 211.194(a)(8))"
     missing = unreviewed_result_ids(lot)
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
     if missing:
         problems = (
-            f"{len(missing)} result(s) of lot {lot.lot_number} have not been reviewed by a "
-            f"second person (QC reviewer): {ids_text(missing)}.",
+            Problem(
+                "results_not_reviewed",
+                f"{len(missing)} result(s) of lot {lot.lot_number} have not been reviewed by a "
+                f"second person (QC reviewer): {ids_text(missing)}.",
+            ),
         )
     return Check("result_review", title, problems)
 
@@ -405,7 +409,7 @@ def retests_after(investigation: Investigation) -> tuple[list[Result], int]:
 def _retest_check(lot: Lot) -> Check:
     """FDA OOS guidance: retests only once allowed, within the budget, by another analyst."""
     title = "Retests were allowed, within the method's budget, by another analyst (FDA OOS)"
-    problems: list[str] = []
+    problems: list[Problem] = []
     investigations = (
         Investigation.objects.filter(lot=lot, kind__in=PHASED_KINDS, result__isnull=False)
         .select_related("result", "result__test")
@@ -420,29 +424,42 @@ def _retest_check(lot: Lot) -> Check:
             continue
         if investigation.retest_allowed_at is None:
             problems.append(
-                f"{code} was retested after OOS result #{original.pk} "
-                f"(result(s) {ids_text(r.pk for r in retests)}) without a retest allowed by "
-                f"investigation {investigation.number}: no retest before the laboratory "
-                "investigation."
+                Problem(
+                    "retest_not_allowed",
+                    f"{code} was retested after OOS result #{original.pk} (result(s) "
+                    f"{ids_text(r.pk for r in retests)}) without a retest allowed by "
+                    f"investigation {investigation.number}: no retest before the laboratory "
+                    "investigation.",
+                )
             )
         else:
             early = [r.pk for r in retests if r.received_at < investigation.retest_allowed_at]
             if early:
                 problems.append(
-                    f"{code} retest result(s) {ids_text(early)} were received before "
-                    f"investigation {investigation.number} allowed a retest."
+                    Problem(
+                        "retest_too_early",
+                        f"{code} retest result(s) {ids_text(early)} were received before "
+                        f"investigation {investigation.number} allowed a retest.",
+                    )
                 )
         if attempts > investigation.retest_budget:
             problems.append(
-                f"{code} was retested {attempts} time(s) after OOS result #{original.pk}; the "
-                f"method's retest budget, fixed in advance, is {investigation.retest_budget}."
+                Problem(
+                    "retest_budget_exceeded",
+                    f"{code} was retested {attempts} time(s) after OOS result #{original.pk}; "
+                    "the method's retest budget, fixed in advance, is "
+                    f"{investigation.retest_budget}.",
+                )
             )
         for retest in retests:
             if same_performer(retest, original):
                 who = retest.performed_by or "the same person"
                 problems.append(
-                    f"{code} retest result #{retest.pk} was performed by {who}, the analyst "
-                    f"of OOS result #{original.pk}; a retest needs a different analyst."
+                    Problem(
+                        "retest_same_analyst",
+                        f"{code} retest result #{retest.pk} was performed by {who}, the analyst "
+                        f"of OOS result #{original.pk}; a retest needs a different analyst.",
+                    )
                 )
     return Check("retests", title, tuple(problems))
 
@@ -459,8 +476,11 @@ def _approval_check(lot: Lot, evaluation: Evaluation | None) -> Check:
             "approval",
             title,
             (
-                "No QA approval is recorded: a QA officer approves first, then a Qualified "
-                "Person certifies.",
+                Problem(
+                    "approval_missing",
+                    "No QA approval is recorded: a QA officer approves first, then a Qualified "
+                    "Person certifies.",
+                ),
             ),
         )
     if evaluation is not None and approval.evaluation_id != evaluation.pk:
@@ -468,9 +488,12 @@ def _approval_check(lot: Lot, evaluation: Evaluation | None) -> Check:
             "approval",
             title,
             (
-                f"The QA approval by {approval.decided_by_name} was based on evaluation "
-                f"#{approval.evaluation_id}; the current evaluation is #{evaluation.pk}, so "
-                "the approval is void and QA must approve again.",
+                Problem(
+                    "approval_void",
+                    f"The QA approval by {approval.decided_by_name} was based on evaluation "
+                    f"#{approval.evaluation_id}; the current evaluation is #{evaluation.pk}, "
+                    "so the approval is void and QA must approve again.",
+                ),
             ),
         )
     return Check("approval", title)
@@ -481,26 +504,41 @@ def _role_check(lot: Lot, action: Action, signer: User) -> Check:
     title = "The signer holds the right role (21 CFR 11.10(g))"
     if signer.has_role(*roles):
         return Check("role", title)
-    names = " or ".join(str(Role(role).label) for role in roles)
-    return Check("role", title, (f"Only a {names} may {_VERB[action]} lot {lot.lot_number}.",))
+    what = ACTIONS[CHECKLIST_ACTION[action]].title.lower()
+    return Check(
+        "role",
+        title,
+        (
+            Problem(
+                "role_required",
+                f"Only a {role_names(roles)} may {what} (lot {lot.lot_number}).",
+            ),
+        ),
+    )
 
 
 def _segregation_check(lot: Lot, signer: User) -> Check:
     title = "The signer neither performed nor reviewed the lot's tests (21 CFR 211.194(a)(8))"
     results = Result.objects.filter(lot=lot).select_related("test", "run").order_by("pk")
     performed = [result for result in results if performed_by(result, signer)]
-    problems: list[str] = []
+    problems: list[Problem] = []
     who = f"{signer.printed_name} ({signer.username})"
     if performed:
         codes = ", ".join(sorted({result.test.code for result in performed}))
         problems.append(
-            f"{who} performed {len(performed)} of the lot's results ({codes}: "
-            f"{ids_text(result.pk for result in performed)}); the person who approves or "
-            "certifies must not have performed the tests."
+            Problem(
+                "signer_performed_tests",
+                f"{who} performed {len(performed)} of the lot's results ({codes}: "
+                f"{ids_text(result.pk for result in performed)}); the person who approves or "
+                "certifies must not have performed the tests.",
+            )
         )
     if ResultReview.objects.filter(lot=lot, reviewer=signer).exists():
         problems.append(
-            f"{who} reviewed the lot's results as the second person; the approver or "
-            "certifier must be someone else."
+            Problem(
+                "signer_reviewed_results",
+                f"{who} reviewed the lot's results as the second person; the approver or "
+                "certifier must be someone else.",
+            )
         )
     return Check("segregation", title, tuple(problems))

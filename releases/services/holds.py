@@ -8,84 +8,59 @@ password anyway it is checked, and a wrong one counts toward the lockout.
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.http import HttpRequest
-
 from qc.models import Evaluation, Lot, LotStatus
-from releases.lifecycle import HOLDABLE_STATES, lot_lock, status_text
 from releases.models import Decision, Disposition, NotificationKind
+from releases.policy import ActionKey
+from releases.services.commands import Act, lot_command
 from releases.services.dispositions import disposition_record
-from releases.services.errors import NotFound, Refused
 from releases.services.guards import current_evaluation
 from releases.services.notifications import notify_qa
-from releases.services.signing import authenticate, require_person, require_reason
-from services.accounts.models import Role
+from services.accounts.context import AuthContext
 from services.audit.services import Actor
 
 S = LotStatus
-_HOLDERS = (Role.QA_OFFICER, Role.QUALIFIED_PERSON)
 
 
 def lot_hold(
-    *,
-    lot_number: str,
-    by: object,
-    reason: str,
-    password: str | None = None,
-    request: HttpRequest | None = None,
+    *, lot_number: str, auth: AuthContext, reason: str, password: str | None = None
 ) -> Disposition:
     """QA (or a QP) puts an open lot on hold, with a reason."""
-    person = require_person(by, _HOLDERS, "put lots on hold")
-    reason = require_reason(reason)
-    if password:
-        person = authenticate(person, password, request)
-    with transaction.atomic():
-        lot = _locked(lot_number)
-        if lot.status not in HOLDABLE_STATES:
-            raise Refused(
-                f"Lot {lot_number} cannot be put on hold",
-                [f"Lot {lot_number} is {status_text(lot.status)}."],
-            )
-        return disposition_record(
-            lot=lot,
-            decision=Decision.HOLD,
-            status_after=S.ON_HOLD,
-            reason=reason,
-            evaluation=current_evaluation(lot),
-            by=person,
-            actor=person.audit_actor(),
-        )
+    return lot_command(
+        key=ActionKey.HOLD,
+        auth=auth,
+        lot_number=lot_number,
+        reason=reason,
+        password=password,
+        body=lambda lot, act: _hold_record(lot, act, Decision.HOLD, S.ON_HOLD),
+    )
 
 
 def lot_release_hold(
-    *,
-    lot_number: str,
-    by: object,
-    reason: str,
-    password: str | None = None,
-    request: HttpRequest | None = None,
+    *, lot_number: str, auth: AuthContext, reason: str, password: str | None = None
 ) -> Disposition:
     """QA (or a QP) lifts a hold; the lot returns to the state it left."""
-    person = require_person(by, _HOLDERS, "release holds")
-    reason = require_reason(reason)
-    if password:
-        person = authenticate(person, password, request)
-    with transaction.atomic():
-        lot = _locked(lot_number)
-        if lot.status != S.ON_HOLD:
-            raise Refused(
-                f"Lot {lot_number} has no hold to release",
-                [f"Lot {lot_number} is {status_text(lot.status)}, not on hold."],
-            )
-        return disposition_record(
-            lot=lot,
-            decision=Decision.HOLD_RELEASED,
-            status_after=lot.status_before_hold,
-            reason=reason,
-            evaluation=current_evaluation(lot),
-            by=person,
-            actor=person.audit_actor(),
-        )
+    return lot_command(
+        key=ActionKey.RELEASE_HOLD,
+        auth=auth,
+        lot_number=lot_number,
+        reason=reason,
+        password=password,
+        body=lambda lot, act: _hold_record(
+            lot, act, Decision.HOLD_RELEASED, lot.status_before_hold
+        ),
+    )
+
+
+def _hold_record(lot: Lot, act: Act, decision: Decision, status_after: str) -> Disposition:
+    return disposition_record(
+        lot=lot,
+        decision=decision,
+        status_after=status_after,
+        reason=act.reason,
+        evaluation=current_evaluation(lot),
+        by=act.person,
+        actor=act.person.audit_actor(),
+    )
 
 
 def lot_flag_conditional_failure(*, lot: Lot, evaluation: Evaluation) -> Disposition:
@@ -119,10 +94,3 @@ def lot_flag_conditional_failure(*, lot: Lot, evaluation: Evaluation) -> Disposi
         lot=lot,
     )
     return disposition
-
-
-def _locked(lot_number: str) -> Lot:
-    lot = lot_lock(lot_number=lot_number)
-    if lot is None:
-        raise NotFound(f"lot {lot_number} does not exist")
-    return lot

@@ -24,12 +24,14 @@ from releases.models import (
     InvestigationKind,
     NotificationKind,
 )
-from releases.services.errors import InvalidRequest, NotFound, Refused
+from releases.policy import ActionKey
+from releases.services.commands import investigation_command, lot_command
 from releases.services.notifications import notify_qa
-from releases.services.signing import require_person, require_reason
-from services.accounts.models import Role, User
+from services.accounts.context import AuthContext
+from services.accounts.models import User
 from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
+from services.errors import InvalidInput
 
 ENTRY_ACTIONS: dict[str, AuditAction] = {
     EntryType.OPENED: AuditAction.INVESTIGATION_OPENED,
@@ -56,7 +58,6 @@ _ALERTS = {
         "A result failed after release; an investigation opened",
     ),
 }
-_CONTRIBUTORS = (Role.QC_ANALYST, Role.QC_REVIEWER, Role.QA_OFFICER, Role.QUALIFIED_PERSON)
 
 
 def investigation_open(
@@ -130,30 +131,23 @@ def investigation_open(
     return investigation
 
 
-def investigation_open_deviation(*, lot_number: str, by: object, summary: str) -> Investigation:
+def investigation_open_deviation(
+    *, lot_number: str, auth: AuthContext, summary: str
+) -> Investigation:
     """QA opens a deviation on a lot; it blocks release until concluded (EU GMP Annex 16)."""
-    person = require_person(by, (Role.QA_OFFICER,), "open deviations")
-    summary = require_reason(summary, "summary")
-    lot = Lot.objects.filter(lot_number=lot_number).first()
-    if lot is None:
-        raise NotFound(f"lot {lot_number} does not exist")
-    with transaction.atomic():
-        return investigation_open(
-            lot=lot, kind=InvestigationKind.DEVIATION, summary=summary, actor=person.audit_actor()
-        )
-
-
-def investigation_locked(number: str) -> Investigation:
-    """The investigation, its row locked until the caller's transaction ends."""
-    investigation = (
-        Investigation.objects.select_for_update(of=("self",))
-        .select_related("lot", "result", "result__test")
-        .filter(number=number)
-        .first()
+    return lot_command(
+        key=ActionKey.OPEN_DEVIATION,
+        auth=auth,
+        lot_number=lot_number,
+        reason=summary,
+        reason_field="summary",
+        body=lambda lot, act: investigation_open(
+            lot=lot,
+            kind=InvestigationKind.DEVIATION,
+            summary=act.reason,
+            actor=act.person.audit_actor(),
+        ),
     )
-    if investigation is None:
-        raise NotFound(f"investigation {number} does not exist")
-    return investigation
 
 
 def entry_add(
@@ -189,30 +183,28 @@ def entry_add(
 def investigation_add_entry(
     *,
     number: str,
-    by: object,
+    auth: AuthContext,
     entry_type: str,
     text: str,
     data: dict[str, Any] | None = None,
 ) -> InvestigationEntry:
     """Record a laboratory check or a note (Phase I records every check made)."""
-    person = require_person(by, _CONTRIBUTORS, "add to investigations")
     if entry_type not in {EntryType.CHECK, EntryType.NOTE}:
-        raise InvalidRequest("entry_type", "must be 'check' or 'note'")
-    text = require_reason(text, "text")
+        raise InvalidInput.single("entry_type", "must be 'check' or 'note'", code="invalid_choice")
     if data is not None and not isinstance(data, dict):
-        raise InvalidRequest("data", "must be an object")
-    with transaction.atomic():
-        investigation = investigation_locked(number)
-        if not investigation.is_open:
-            raise Refused(
-                f"Nothing can be added to investigation {number}",
-                [f"Investigation {number} is closed ({investigation.conclusion})."],
-            )
-        return entry_add(
+        raise InvalidInput.single("data", "must be an object", code="invalid")
+    return investigation_command(
+        key=ActionKey.INVESTIGATION_ENTRY,
+        auth=auth,
+        number=number,
+        reason=text,
+        reason_field="text",
+        body=lambda investigation, lot, act: entry_add(
             investigation=investigation,
             entry_type=entry_type,
-            text=text,
-            by=person,
-            actor=person.audit_actor(),
+            text=act.reason,
+            by=act.person,
+            actor=act.person.audit_actor(),
             data=data,
-        )
+        ),
+    )

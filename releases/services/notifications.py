@@ -1,4 +1,8 @@
-"""Telling people: in-app notifications, and e-mail once the transaction commits.
+"""Telling people: in-app notifications, and e-mail by a task once the transaction commits.
+
+Mail is never sent from the web process: the notification rows are written in
+the deciding transaction, and on commit a retrying Celery task (documents queue)
+mails them, so a mail server that is down never fails or slows a signed decision.
 
 QA officers are told when a lot becomes ready for review, an OOS investigation
 opens, or a failure happens after release (21 CFR 211.192); Qualified Persons
@@ -18,6 +22,7 @@ from django.utils import timezone
 from qc.models import Lot
 from releases.models import Investigation, Notification, NotificationKind
 from services.accounts.models import Role, User
+from services.celery import app as celery_app
 
 log = structlog.get_logger(__name__)
 
@@ -44,12 +49,9 @@ def notify_users(
         )
         for user in recipients
     )
-    addresses = sorted({user.email for user in recipients if user.email})
-    if addresses:
-        subject = f"[evrelease] {NotificationKind(kind).label}"
-        if lot is not None:
-            subject += f": lot {lot.lot_number}"
-        transaction.on_commit(lambda: _send_mail(subject, text, addresses))
+    mailed = [n.pk for n in notifications if n.recipient.email]
+    if mailed:
+        transaction.on_commit(lambda: _publish_mail(mailed))
     return notifications
 
 
@@ -85,18 +87,50 @@ def lot_ready_for_review_notify(*, lot: Lot) -> None:
     )
 
 
-def _send_mail(subject: str, body: str, addresses: list[str]) -> None:
-    """Send one message per recipient; a mail failure never undoes the committed change."""
+NOTIFICATION_MAIL_TASK = "releases.tasks.notification_mail_send"
+
+
+def _publish_mail(notification_ids: list[int]) -> None:
     try:
-        with get_connection() as connection:
-            connection.send_messages(
-                [
-                    EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
-                    for address in addresses
-                ]
+        # By name: the task module imports this one (tasks call services, not back).
+        celery_app.send_task(
+            NOTIFICATION_MAIL_TASK,
+            args=(notification_ids,),
+            retry=False,
+            retry_policy={"max_retries": 0},
+        )
+    except Exception as exc:  # kombu raises many kinds of connection errors
+        log.warning("notification mail not queued", error=exc.__class__.__name__)
+
+
+def notifications_mail(*, notification_ids: list[int]) -> int:
+    """Mail each notification not mailed yet, one message per person; returns how many.
+
+    Run by the mail task; an SMTP error propagates so the task retries, and each
+    message is marked as mailed as soon as the server took it (never sent twice).
+    """
+    pending = list(
+        Notification.objects.filter(pk__in=notification_ids, mailed_at__isnull=True)
+        .select_related("recipient", "lot")
+        .order_by("pk")
+    )
+    sent = 0
+    with get_connection() as connection:
+        for notification in pending:
+            subject = f"[evrelease] {NotificationKind(notification.kind).label}"
+            if notification.lot is not None:
+                subject += f": lot {notification.lot.lot_number}"
+            message = EmailMessage(
+                subject,
+                notification.text,
+                settings.DEFAULT_FROM_EMAIL,
+                [notification.recipient.email],
+                connection=connection,
             )
-    except Exception as exc:  # SMTP and socket errors of many kinds
-        log.warning("notification mail not sent", error=exc.__class__.__name__, to=addresses)
+            message.send()
+            Notification.objects.filter(pk=notification.pk).update(mailed_at=timezone.now())
+            sent += 1
+    return sent
 
 
 def notification_mark_read(*, user: User, notification_id: int | None = None) -> int:

@@ -23,11 +23,11 @@ from collections.abc import Sequence
 
 from django.db import transaction
 from django.db.models import F
-from django.http import HttpRequest
 from django.utils import timezone
 
 from qc.models import Lot, LotStatus, ResultInvalidation
-from releases.lifecycle import RELEASED_STATES
+from qc.tasks import enqueue_lot_evaluation
+from releases.lifecycle import lot_distributed
 from releases.models import (
     PHASED_KINDS,
     Conclusion,
@@ -38,90 +38,97 @@ from releases.models import (
     InvestigationPhase,
     NotificationKind,
 )
+from releases.policy import ActionKey
+from releases.selectors import pending_invalidation_proposal
+from releases.services.commands import Act, investigation_command
 from releases.services.decisions import lot_reject_locked
-from releases.services.errors import InvalidRequest, Refused
+from releases.services.errors import Problem, Refused
 from releases.services.guards import performed_by
-from releases.services.investigations import entry_add, investigation_locked
+from releases.services.investigations import entry_add
 from releases.services.notifications import notify_qa
-from releases.services.signing import (
-    authenticate,
-    create_signed,
-    require_person,
-    require_reason,
-)
-from services.accounts.models import Role, User
+from services.accounts.context import AuthContext
+from services.accounts.models import User
 from services.audit.actions import AuditAction
-from services.audit.services import audit_record
-from services.esign.models import Meaning
-from services.esign.services import signature_record
-
-_LAB_SUPERVISORS = (Role.QC_REVIEWER, Role.QA_OFFICER)
+from services.audit.services import Actor, audit_record
+from services.errors import InvalidInput
 
 
-def _refuse(investigation: Investigation, what: str, *problems: str) -> Refused:
+def _refuse(investigation: Investigation, what: str, *problems: Problem) -> Refused:
     return Refused(f"Investigation {investigation.number}: {what}", list(problems))
 
 
-def _require_open_phase(investigation: Investigation, phase: str, what: str) -> None:
+def invalidation_signer_problems(
+    *, investigation: Investigation, proposal: InvestigationEntry, signer: User
+) -> list[Problem]:
+    """The second-person rule (21 CFR 610.1): neither the proposer nor the analyst signs."""
     problems = []
-    if investigation.kind not in PHASED_KINDS:
+    if proposal.recorded_by_user_id == signer.pk:
         problems.append(
-            f"It is a {investigation.get_kind_display().lower()}; only OOS and post-release "
-            "investigations have phases."
+            Problem(
+                "signer_proposed_invalidation",
+                f"{signer.printed_name} proposed this invalidation; a second person must sign "
+                "it (21 CFR 610.1).",
+            )
         )
-    if investigation.phase != phase:
+    result = investigation.result
+    if result is not None and performed_by(result, signer):
         problems.append(
-            f"It is in {investigation.get_phase_display()}, not {InvestigationPhase(phase).label}."
+            Problem(
+                "signer_performed_result",
+                f"{signer.printed_name} performed result #{result.pk}; the analyst cannot "
+                "invalidate their own result.",
+            )
         )
-    if problems:
-        raise _refuse(investigation, what, *problems)
-
-
-def _pending_proposal(investigation: Investigation) -> InvestigationEntry | None:
-    proposal = (
-        investigation.entries.filter(entry_type=EntryType.INVALIDATION_PROPOSED)
-        .order_by("-pk")
-        .first()
-    )
-    if proposal is None:
-        return None
-    done = investigation.entries.filter(entry_type=EntryType.RESULT_INVALIDATED).exists()
-    return None if done else proposal
+    return problems
 
 
 def investigation_conclude_phase_one(
-    *, number: str, by: object, assignable_cause: bool, reason: str
+    *, number: str, auth: AuthContext, assignable_cause: bool, reason: str
 ) -> Investigation:
     """Conclude the laboratory investigation: an assignable cause, or on to Phase II."""
-    person = require_person(by, _LAB_SUPERVISORS, "conclude Phase I investigations")
-    reason = require_reason(reason)
-    actor = person.audit_actor()
-    with transaction.atomic():
-        investigation = investigation_locked(number)
-        _require_open_phase(investigation, InvestigationPhase.PHASE_1, "Phase I cannot conclude")
+
+    def conclude(investigation: Investigation, lot: Lot, act: Act) -> Investigation:
         problems = []
         if not investigation.entries.filter(entry_type=EntryType.CHECK).exists():
             problems.append(
-                "No laboratory check is recorded: Phase I records the checks made (analyst, "
-                "method, instrument, calculations, standards) before concluding."
+                Problem(
+                    "no_laboratory_check",
+                    "No laboratory check is recorded: Phase I records the checks made "
+                    "(analyst, method, instrument, calculations, standards) before concluding.",
+                )
             )
-        if _pending_proposal(investigation) is not None:
-            problems.append("Phase I already concluded with an assignable cause.")
+        if pending_invalidation_proposal(investigation=investigation) is not None:
+            problems.append(
+                Problem(
+                    "invalidation_already_proposed",
+                    "Phase I already concluded with an assignable cause.",
+                )
+            )
         result = investigation.result
         if assignable_cause and result is None:
-            problems.append("No result is named by the investigation, so none can be invalidated.")
+            problems.append(
+                Problem(
+                    "no_result",
+                    "No result is named by the investigation, so none can be invalidated.",
+                )
+            )
         if (
             assignable_cause
             and result is not None
             and ResultInvalidation.objects.filter(result=result).exists()
         ):
-            problems.append(f"Result #{result.pk} is already invalidated.")
+            problems.append(
+                Problem(
+                    "result_already_invalidated", f"Result #{result.pk} is already invalidated."
+                )
+            )
         if problems:
             raise _refuse(investigation, "Phase I cannot conclude", *problems)
+        person, actor = act.person, act.person.audit_actor()
         entry_add(
             investigation=investigation,
             entry_type=EntryType.PHASE_ONE_CONCLUDED,
-            text=reason,
+            text=act.reason,
             by=person,
             actor=actor,
             data={"assignable_cause": assignable_cause},
@@ -131,7 +138,7 @@ def investigation_conclude_phase_one(
             entry_add(
                 investigation=investigation,
                 entry_type=EntryType.INVALIDATION_PROPOSED,
-                text=reason,
+                text=act.reason,
                 by=person,
                 actor=actor,
                 data={
@@ -139,64 +146,51 @@ def investigation_conclude_phase_one(
                     "test": result.test.code,
                     "value_as_posted": result.value_as_posted,
                     "unit_as_posted": result.unit_as_posted,
-                    "cause": reason,
+                    "cause": act.reason,
                     "proposed_by": person.username,
                     "proposed_by_id": person.pk,
                 },
             )
         else:
-            _set_phase(investigation, InvestigationPhase.PHASE_2, actor, reason)
-    return investigation
+            _set_phase(investigation, InvestigationPhase.PHASE_2, actor, act.reason)
+        return investigation
+
+    return investigation_command(
+        key=ActionKey.PHASE_ONE, auth=auth, number=number, reason=reason, body=conclude
+    )
 
 
 def investigation_invalidate_result(
-    *,
-    number: str,
-    by: object,
-    password: str,
-    reason: str,
-    request: HttpRequest | None = None,
+    *, number: str, auth: AuthContext, password: str, reason: str
 ) -> ResultInvalidation:
     """A second person signs the proposed invalidation (21 CFR 610.1; FDA OOS guidance).
 
     The signer is neither the proposer nor the analyst of the result.  The lot's
     data version is bumped and it is re-evaluated on commit; a retest is allowed.
     """
-    person = require_person(by, _LAB_SUPERVISORS, "sign result invalidations")
-    reason = require_reason(reason)
-    signer = authenticate(person, password, request)
-    with transaction.atomic():
-        investigation = investigation_locked(number)
-        lot = Lot.objects.select_for_update(of=("self",)).get(pk=investigation.lot_id)
-        proposal = _pending_proposal(investigation)
-        if proposal is None or not investigation.is_open:
+
+    def invalidate(investigation: Investigation, lot: Lot, act: Act) -> ResultInvalidation:
+        proposal = pending_invalidation_proposal(investigation=investigation)
+        if proposal is None:
             raise _refuse(
                 investigation,
                 "no result can be invalidated",
-                "No invalidation is proposed: Phase I must conclude with an assignable "
-                "laboratory cause first.",
+                Problem(
+                    "no_invalidation_proposed",
+                    "No invalidation is proposed: Phase I must conclude with an assignable "
+                    "laboratory cause first.",
+                ),
             )
         result = investigation.result
         assert result is not None and proposal.data is not None
-        problems = []
-        if proposal.recorded_by_user_id == signer.pk:
-            problems.append(
-                f"{signer.printed_name} proposed this invalidation; a second person must sign "
-                "it (21 CFR 610.1)."
-            )
-        if performed_by(result, signer):
-            problems.append(
-                f"{signer.printed_name} performed result #{result.pk}; the analyst cannot "
-                "invalidate their own result."
-            )
+        signer = act.person
+        problems = invalidation_signer_problems(
+            investigation=investigation, proposal=proposal, signer=signer
+        )
         if problems:
             raise _refuse(investigation, "the invalidation is refused", *problems)
-        signature = signature_record(
-            signer=signer,
-            meaning=Meaning.INVALIDATED,
-            reason=reason,
-            record=proposal,
-            record_label=f"{investigation.number}: invalidation of result #{result.pk}",
+        signature = act.signature_of(
+            proposal, label=f"{investigation.number}: invalidation of result #{result.pk}"
         )
         proposer = User.objects.get(pk=proposal.data["proposed_by_id"])
         invalidation = ResultInvalidation.objects.create(
@@ -211,7 +205,7 @@ def investigation_invalidate_result(
         entry_add(
             investigation=investigation,
             entry_type=EntryType.RESULT_INVALIDATED,
-            text=reason,
+            text=act.reason,
             by=signer,
             actor=signer.audit_actor(),
             data={
@@ -233,42 +227,40 @@ def investigation_invalidate_result(
                 "signature_id": signature.pk,
                 "cause": invalidation.reason,
             },
-            reason=reason,
+            reason=act.reason,
         )
         _allow_retest(investigation, signer, f"assignable laboratory cause: {invalidation.reason}")
-        _close(investigation, Conclusion.INVALIDATED, signer, reason)
-        transaction.on_commit(lambda: _enqueue_evaluation(lot.pk))
-    return invalidation
+        _close(investigation, Conclusion.INVALIDATED, signer, act.reason)
+        lot_id = lot.pk
+        transaction.on_commit(lambda: enqueue_lot_evaluation(lot_id))
+        return invalidation
+
+    return investigation_command(
+        key=ActionKey.INVALIDATE_RESULT,
+        auth=auth,
+        number=number,
+        reason=reason,
+        password=password,
+        body=invalidate,
+    )
 
 
-def _enqueue_evaluation(lot_id: int) -> None:
-    from qc.tasks import enqueue_lot_evaluation
-
-    enqueue_lot_evaluation(lot_id)
-
-
-def investigation_allow_retest(*, number: str, by: object, reason: str) -> Investigation:
+def investigation_allow_retest(*, number: str, auth: AuthContext, reason: str) -> Investigation:
     """Allow a retest (Phase II: by another analyst, within the method's budget)."""
-    person = require_person(by, _LAB_SUPERVISORS, "allow retests")
-    reason = require_reason(reason)
-    with transaction.atomic():
-        investigation = investigation_locked(number)
-        if investigation.kind not in PHASED_KINDS or not investigation.is_open:
-            raise _refuse(
-                investigation,
-                "no retest can be allowed",
-                "Only an open OOS or post-release investigation allows retests.",
-            )
+
+    def allow(investigation: Investigation, lot: Lot, act: Act) -> Investigation:
         if investigation.retest_allowed_at is not None:
-            raise _refuse(investigation, "no retest can be allowed", "A retest is already allowed.")
-        if investigation.phase == InvestigationPhase.PHASE_1:
             raise _refuse(
                 investigation,
                 "no retest can be allowed",
-                "No retest before the laboratory investigation concludes (FDA OOS guidance).",
+                Problem("retest_already_allowed", "A retest is already allowed."),
             )
-        _allow_retest(investigation, person, reason)
-    return investigation
+        _allow_retest(investigation, act.person, act.reason)
+        return investigation
+
+    return investigation_command(
+        key=ActionKey.ALLOW_RETEST, auth=auth, number=number, reason=reason, body=allow
+    )
 
 
 def _allow_retest(investigation: Investigation, by: User, reason: str) -> None:
@@ -292,54 +284,58 @@ def _allow_retest(investigation: Investigation, by: User, reason: str) -> None:
 
 
 def investigation_record_phase_two(
-    *, number: str, by: object, lots_checked: Sequence[str], findings: str
+    *, number: str, auth: AuthContext, lots_checked: Sequence[str], findings: str
 ) -> InvestigationEntry:
     """QA records which other lots the production investigation checked (21 CFR 211.192)."""
-    person = require_person(by, (Role.QA_OFFICER,), "record Phase II investigations")
-    findings = require_reason(findings, "findings")
     if not isinstance(lots_checked, (list, tuple)) or not all(
         isinstance(n, str) for n in lots_checked
     ):
-        raise InvalidRequest("lots_checked", "must be a list of lot numbers")
-    with transaction.atomic():
-        investigation = investigation_locked(number)
-        _require_open_phase(
-            investigation, InvestigationPhase.PHASE_2, "Phase II cannot be recorded"
-        )
+        raise InvalidInput.single("lots_checked", "must be a list of lot numbers", code="invalid")
+
+    def record(investigation: Investigation, lot: Lot, act: Act) -> InvestigationEntry:
         wanted = sorted({n.strip() for n in lots_checked if n.strip()})
         lots = {
-            lot.lot_number: lot
-            for lot in Lot.objects.filter(lot_number__in=wanted).select_related("product")
+            other.lot_number: other
+            for other in Lot.objects.filter(lot_number__in=wanted).select_related("product")
         }
         unknown = [n for n in wanted if n not in lots]
         if unknown:
-            raise InvalidRequest("lots_checked", f"unknown lot(s): {', '.join(unknown)}")
-        if investigation.lot.lot_number in lots:
-            raise InvalidRequest("lots_checked", "list the other lots, not the lot investigated")
+            raise InvalidInput.single(
+                "lots_checked", f"unknown lot(s): {', '.join(unknown)}", code="lot_not_found"
+            )
+        if lot.lot_number in lots:
+            raise InvalidInput.single(
+                "lots_checked",
+                "list the other lots, not the lot investigated",
+                code="lot_investigated_listed",
+            )
         return entry_add(
             investigation=investigation,
             entry_type=EntryType.LOTS_CHECKED,
-            text=findings,
-            by=person,
-            actor=person.audit_actor(),
+            text=act.reason,
+            by=act.person,
+            actor=act.person.audit_actor(),
             data={
                 "lots": [
                     {"lot_number": n, "product": lots[n].product.code, "status": lots[n].status}
                     for n in wanted
                 ],
-                "findings": findings,
+                "findings": act.reason,
             },
         )
 
+    return investigation_command(
+        key=ActionKey.PHASE_TWO,
+        auth=auth,
+        number=number,
+        reason=findings,
+        reason_field="findings",
+        body=record,
+    )
+
 
 def investigation_conclude(
-    *,
-    number: str,
-    by: object,
-    password: str,
-    conclusion: str,
-    reason: str,
-    request: HttpRequest | None = None,
+    *, number: str, auth: AuthContext, password: str, conclusion: str, reason: str
 ) -> Investigation:
     """QA closes an investigation with a signature (meaning "concluded").
 
@@ -348,63 +344,77 @@ def investigation_conclude(
     signature (meaning "rejected"; 21 CFR 211.165(f)); a lot already distributed
     awaits QA's recall decision.  ``assessed`` closes a trend notice or a deviation.
     """
-    person = require_person(by, (Role.QA_OFFICER,), "conclude investigations")
-    reason = require_reason(reason)
     if conclusion not in {Conclusion.CONFIRMED_OOS, Conclusion.ASSESSED}:
-        raise InvalidRequest("conclusion", "must be 'confirmed_oos' or 'assessed'")
-    signer = authenticate(person, password, request)
-    with transaction.atomic():
-        investigation = investigation_locked(number)
-        lot = (
-            Lot.objects.select_for_update(of=("self",))
-            .select_related("product", "specification")
-            .get(pk=investigation.lot_id)
+        raise InvalidInput.single(
+            "conclusion", "must be 'confirmed_oos' or 'assessed'", code="invalid_choice"
         )
+
+    def conclude(investigation: Investigation, lot: Lot, act: Act) -> Investigation:
         what = "it cannot be concluded"
-        if not investigation.is_open:
-            raise _refuse(investigation, what, "It is already closed.")
-        if conclusion == Conclusion.CONFIRMED_OOS:
-            _require_open_phase(investigation, InvestigationPhase.PHASE_2, what)
-            if not investigation.entries.filter(entry_type=EntryType.LOTS_CHECKED).exists():
-                raise _refuse(
-                    investigation,
-                    what,
-                    "Phase II has not recorded which other lots were checked (21 CFR 211.192: "
-                    "the investigation extends to other batches).",
-                )
-        elif investigation.kind in PHASED_KINDS:
+        phased = investigation.kind in PHASED_KINDS
+        if conclusion == Conclusion.CONFIRMED_OOS and not phased:
             raise _refuse(
                 investigation,
                 what,
-                "An OOS result is either invalidated for an assignable laboratory cause or "
-                "confirmed after Phase II; it cannot be closed as assessed.",
+                Problem(
+                    "not_phased",
+                    f"It is a {investigation.get_kind_display().lower()}; only OOS and "
+                    "post-release investigations confirm an OOS result.",
+                ),
             )
-        create_signed(
+        if (
+            conclusion == Conclusion.CONFIRMED_OOS
+            and not investigation.entries.filter(entry_type=EntryType.LOTS_CHECKED).exists()
+        ):
+            raise _refuse(
+                investigation,
+                what,
+                Problem(
+                    "phase_two_not_recorded",
+                    "Phase II has not recorded which other lots were checked (21 CFR 211.192: "
+                    "the investigation extends to other batches).",
+                ),
+            )
+        if conclusion == Conclusion.ASSESSED and phased:
+            raise _refuse(
+                investigation,
+                what,
+                Problem(
+                    "oos_cannot_be_assessed",
+                    "An OOS result is either invalidated for an assignable laboratory cause or "
+                    "confirmed after Phase II; it cannot be closed as assessed.",
+                ),
+            )
+        signer = act.person
+        act.sign(
             InvestigationEntry(
                 investigation=investigation,
                 recorded_at=timezone.now(),
                 recorded_by=signer.audit_actor().name,
                 recorded_by_user=signer,
                 entry_type=EntryType.CONCLUDED,
-                text=reason,
+                text=act.reason,
                 data={"conclusion": conclusion},
             ),
-            signer=signer,
-            meaning=Meaning.CONCLUDED,
-            reason=reason,
             label=f"{investigation.number}: {Conclusion(conclusion).label}",
         )
-        _close(investigation, conclusion, signer, reason)
+        _close(investigation, conclusion, signer, act.reason)
         if conclusion == Conclusion.CONFIRMED_OOS:
-            _after_confirmed_oos(investigation, lot, signer, reason)
-    return investigation
+            _after_confirmed_oos(investigation, lot, act)
+        return investigation
 
-
-def _after_confirmed_oos(investigation: Investigation, lot: Lot, signer: User, reason: str) -> None:
-    distributed = lot.status in RELEASED_STATES or (
-        lot.status == LotStatus.ON_HOLD and lot.status_before_hold in RELEASED_STATES
+    return investigation_command(
+        key=ActionKey.CONCLUDE,
+        auth=auth,
+        number=number,
+        reason=reason,
+        password=password,
+        body=conclude,
     )
-    if distributed or investigation.kind == InvestigationKind.POST_RELEASE:
+
+
+def _after_confirmed_oos(investigation: Investigation, lot: Lot, act: Act) -> None:
+    if lot_distributed(lot) or investigation.kind == InvestigationKind.POST_RELEASE:
         notify_qa(
             kind=NotificationKind.POST_RELEASE_FAILURE,
             text=f"{investigation.number} confirmed the failure of lot {lot.lot_number} after "
@@ -413,20 +423,23 @@ def _after_confirmed_oos(investigation: Investigation, lot: Lot, signer: User, r
             investigation=investigation,
         )
         return
-    if lot.status != LotStatus.REJECTED:
-        lot_reject_locked(
-            lot=lot,
-            signer=signer,
-            reason=f"Out of specification confirmed by {investigation.number}: {reason}",
-        )
+    if lot.status == LotStatus.REJECTED:
+        return
+    rejection = Act(
+        person=act.person,
+        reason=f"Out of specification confirmed by {investigation.number}: {act.reason}",
+        action=act.action,
+        statement=act.statement,
+    )
+    lot_reject_locked(lot=lot, act=rejection)
 
 
-def _set_phase(investigation: Investigation, phase: str, actor: object, reason: str) -> None:
+def _set_phase(investigation: Investigation, phase: str, actor: Actor, reason: str) -> None:
     old = investigation.phase
     investigation.phase = phase
     investigation.save(update_fields=["phase"])
     audit_record(
-        actor=actor,  # type: ignore[arg-type]
+        actor=actor,
         action=AuditAction.INVESTIGATION_PHASE_CHANGED,
         object_type="investigation",
         object_id=investigation.number,

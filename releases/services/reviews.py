@@ -8,73 +8,58 @@ that it reviewed the lot's audit trail up to a given event.
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import Max
-from django.http import HttpRequest
 from django.utils import timezone
 
-from qc.models import Result
-from releases.lifecycle import lot_lock
+from qc.models import Lot, Result
 from releases.models import AuditTrailReview, ResultReview
-from releases.services.errors import InvalidRequest, NotFound, Refused
-from releases.services.guards import ids_text, performed_by
-from releases.services.signing import (
-    authenticate,
-    create_signed,
-    require_person,
-    require_reason,
-)
-from services.accounts.models import Role
+from releases.policy import ActionKey
+from releases.selectors import statement_facts
+from releases.services.commands import Act, lot_command
+from releases.services.errors import Problem, Refused
+from releases.services.guards import current_evaluation, ids_text, performed_by
+from services.accounts.context import AuthContext
 from services.audit.actions import AuditAction
 from services.audit.models import AuditEvent
 from services.audit.services import audit_record
-from services.esign.models import Meaning
+from services.errors import InvalidInput
 
 
 def lot_record_result_review(
-    *,
-    lot_number: str,
-    by: object,
-    password: str,
-    comment: str,
-    request: HttpRequest | None = None,
+    *, lot_number: str, auth: AuthContext, password: str, comment: str
 ) -> ResultReview:
     """A QC reviewer signs the review of every result the lot has now."""
-    person = require_person(by, (Role.QC_REVIEWER,), "review laboratory results")
-    comment = require_reason(comment)
-    signer = authenticate(person, password, request)
-    with transaction.atomic():
-        lot = lot_lock(lot_number=lot_number)
-        if lot is None:
-            raise NotFound(f"lot {lot_number} does not exist")
+
+    def review(lot: Lot, act: Act) -> ResultReview:
         results = list(Result.objects.filter(lot=lot).select_related("test", "run"))
         if not results:
             raise Refused(
                 f"The results of lot {lot_number} cannot be reviewed",
-                [f"Lot {lot_number} has no results yet."],
+                [Problem("no_results", f"Lot {lot_number} has no results yet.")],
             )
+        signer = act.person
         own = [result for result in results if performed_by(result, signer)]
         if own:
             raise Refused(
                 f"{signer.printed_name} cannot review the results of lot {lot_number}",
                 [
-                    f"{signer.printed_name} ({signer.username}) performed result(s) "
-                    f"{ids_text(r.pk for r in own)} ({_codes(own)}); a second person reviews "
-                    "them (21 CFR 211.194(a)(8))."
+                    Problem(
+                        "reviewer_performed_results",
+                        f"{signer.printed_name} ({signer.username}) performed result(s) "
+                        f"{ids_text(r.pk for r in own)} ({_codes(own)}); a second person "
+                        "reviews them (21 CFR 211.194(a)(8)).",
+                    )
                 ],
             )
-        review, signature = create_signed(
+        record, signature = act.sign(
             ResultReview(
                 lot=lot,
                 reviewer=signer,
                 reviewer_name=signer.printed_name,
                 reviewed_at=timezone.now(),
                 result_ids=sorted(result.pk for result in results),
-                comment=comment,
+                comment=act.reason,
             ),
-            signer=signer,
-            meaning=Meaning.REVIEWED,
-            reason=comment,
             label=f"lot {lot_number}: review of {len(results)} result(s)",
         )
         audit_record(
@@ -83,13 +68,22 @@ def lot_record_result_review(
             object_type="lot",
             object_id=lot_number,
             new_values={
-                "result_review_id": review.pk,
-                "result_ids": review.result_ids,
+                "result_review_id": record.pk,
+                "result_ids": record.result_ids,
                 "signature_id": signature.pk,
             },
-            reason=comment,
+            reason=act.reason,
         )
-    return review
+        return record
+
+    return lot_command(
+        key=ActionKey.RESULT_REVIEW,
+        auth=auth,
+        lot_number=lot_number,
+        reason=comment,
+        password=password,
+        body=review,
+    )
 
 
 def _codes(results: list[Result]) -> str:
@@ -99,41 +93,37 @@ def _codes(results: list[Result]) -> str:
 def lot_record_audit_trail_review(
     *,
     lot_number: str,
-    by: object,
+    auth: AuthContext,
     password: str,
     comment: str,
     up_to_sequence: int | None = None,
-    request: HttpRequest | None = None,
 ) -> AuditTrailReview:
     """QA signs that it reviewed the lot's audit trail up to event ``up_to_sequence``.
 
-    Without ``up_to_sequence`` the review covers the trail as it stands now.
+    Without ``up_to_sequence`` the review covers the trail as it stands now.  The
+    review records the evaluation current at signing: a later one voids it.
     """
-    person = require_person(by, (Role.QA_OFFICER,), "record audit-trail reviews")
-    comment = require_reason(comment)
-    signer = authenticate(person, password, request)
-    with transaction.atomic():
-        lot = lot_lock(lot_number=lot_number)
-        if lot is None:
-            raise NotFound(f"lot {lot_number} does not exist")
-        last = AuditEvent.objects.aggregate(last=Max("sequence"))["last"] or 0
-        sequence = last if up_to_sequence is None else up_to_sequence
-        if not 0 < sequence <= last:
-            raise InvalidRequest(
-                "up_to_sequence", f"must name an existing audit event (1 to {last})"
-            )
-        review, signature = create_signed(
+    last = AuditEvent.objects.aggregate(last=Max("sequence"))["last"] or 0
+    sequence = last if up_to_sequence is None else up_to_sequence
+    if not 0 < sequence <= last:
+        raise InvalidInput.single(
+            "up_to_sequence",
+            f"must name an existing audit event (1 to {last})",
+            code="unknown_audit_event",
+        )
+
+    def review(lot: Lot, act: Act) -> AuditTrailReview:
+        signer = act.person
+        record, signature = act.sign(
             AuditTrailReview(
                 lot=lot,
                 reviewer=signer,
                 reviewer_name=signer.printed_name,
                 reviewed_at=timezone.now(),
                 up_to_sequence=sequence,
-                comment=comment,
+                evaluation=current_evaluation(lot),
+                comment=act.reason,
             ),
-            signer=signer,
-            meaning=Meaning.REVIEWED,
-            reason=comment,
             label=f"lot {lot_number}: audit trail reviewed to #{sequence}",
         )
         audit_record(
@@ -142,10 +132,21 @@ def lot_record_audit_trail_review(
             object_type="lot",
             object_id=lot_number,
             new_values={
-                "audit_trail_review_id": review.pk,
+                "audit_trail_review_id": record.pk,
                 "up_to_sequence": sequence,
+                "evaluation_id": record.evaluation_id,
                 "signature_id": signature.pk,
             },
-            reason=comment,
+            reason=act.reason,
         )
-    return review
+        return record
+
+    return lot_command(
+        key=ActionKey.AUDIT_TRAIL_REVIEW,
+        auth=auth,
+        lot_number=lot_number,
+        reason=comment,
+        password=password,
+        body=review,
+        facts=lambda lot: statement_facts(lot=lot, up_to_sequence=sequence),
+    )

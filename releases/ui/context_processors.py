@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from releases.selectors import notifications_for
 from services.accounts.models import User
 
 
@@ -15,8 +16,6 @@ def notifications(request: HttpRequest) -> dict[str, Any]:
         return {}
 
     def unread() -> int:
-        from releases.selectors import notifications_for
-
         return notifications_for(user=user, unread_only=True).count()
 
     return {"unread_notifications": unread}

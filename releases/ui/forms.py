@@ -111,6 +111,32 @@ class HoldForm(forms.Form):
         return {"reason": self.cleaned_data["reason"]}
 
 
+class DeviationForm(forms.Form):
+    """QA opens a deviation: what happened; it blocks the release until concluded."""
+
+    signs = False
+
+    summary = forms.CharField(
+        label="What deviated",
+        widget=forms.Textarea(attrs=_TEXT),
+        max_length=4000,
+        help_text="The deviation blocks the release until QA concludes it (EU GMP Annex 16).",
+    )
+
+    def service_kwargs(self) -> dict[str, Any]:
+        return {"summary": self.cleaned_data["summary"]}
+
+
+class CorrectionForm(HoldForm):
+    """Why the certificate must be corrected; the new version supersedes the old one."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs=_TEXT),
+        max_length=4000,
+        help_text="Printed on the corrected certificate; both versions stay on record.",
+    )
+
+
 class RecallDecisionForm(SignatureForm):
     field_order = ["recall", "investigation", "reason", "password"]
 

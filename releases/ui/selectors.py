@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from axes.models import AccessAttempt
 from django import forms
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.urls import reverse
 
 from qc.models import Evaluation, Lot, LotStatus, Result
@@ -23,21 +24,29 @@ from releases.models import (
     InvestigationEntry,
     InvestigationPhase,
 )
+from releases.policy import (
+    ActionKey,
+    Checklist,
+    applies_to_investigation,
+    applies_to_lot,
+)
 from releases.selectors import (
     certificates_of,
     investigation_get,
-    lot_audit_events,
     lot_dispositions,
     lot_signatures,
+    pending_invalidation_proposal,
+    statement_facts,
 )
 from releases.services.guards import (
-    Action,
     Readiness,
     lot_readiness,
-    performed_by,
     retests_after,
+    unreviewed_result_ids,
 )
-from releases.ui.actions import INVESTIGATION_ACTIONS, LOT_ACTIONS, Facts, checklist_action
+from releases.services.oos import invalidation_signer_problems
+from releases.ui.actions import DECISION_KEY, INVESTIGATION_ACTIONS, LOT_ACTIONS, checklist_action
+from releases.ui.refusals import Refusal
 from services.accounts.models import Role, User
 from services.audit.models import AuditEvent
 from services.esign.models import Signature
@@ -180,15 +189,6 @@ def lot_page(lot_number: str) -> LotPage:
 
 
 @dataclass
-class Refusal:
-    """Why an action was refused: every reason, in the services' words."""
-
-    headline: str
-    reasons: list[str] = field(default_factory=list)
-    lockout_warning: str = ""
-
-
-@dataclass
 class Bound:
     """The form that was just posted and refused, to show again with its reasons."""
 
@@ -213,6 +213,7 @@ class Panel:
     summary: str = ""
     refusal: Refusal | None = None
     blocked: str = ""  # why the viewer cannot take this action (instead of a form)
+    blocked_codes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -221,22 +222,16 @@ class Panel:
 
 
 _ACTION_WORDS = {
-    Action.APPROVE: "approval by QA",
-    Action.RELEASE: "certification and release",
-    Action.CONDITIONAL_RELEASE: "conditional release",
-    Action.FINALISE: "finalisation of the conditional release",
-}
-_DECISION_KEY = {
-    Action.APPROVE: "approve",
-    Action.RELEASE: "release",
-    Action.CONDITIONAL_RELEASE: "conditional-release",
-    Action.FINALISE: "finalise",
+    Checklist.APPROVE: "approval by QA",
+    Checklist.RELEASE: "certification and release",
+    Checklist.CONDITIONAL_RELEASE: "conditional release",
+    Checklist.FINALISE: "finalisation of the conditional release",
 }
 
 
 @dataclass
 class ReleasePanel:
-    action: Action | None
+    action: Checklist | None
     action_words: str
     signs: bool
     readiness: Readiness | None
@@ -249,43 +244,34 @@ class ReleasePanel:
         )
 
 
-def lot_last_event(lot: Lot) -> int | None:
-    return lot_audit_events(lot=lot).aggregate(last=Max("sequence"))["last"]
-
-
 def release_panel(lot: Lot, user: User, bound: Bound | None = None) -> ReleasePanel:
     """The checklist of the viewer's next decision, and the forms the viewer may use."""
     action, signs = checklist_action(lot, user)
     readiness = None
     if action is not None:
         readiness = lot_readiness(lot=lot, action=action, signer=user if signs else None)
-    primary = _DECISION_KEY.get(action) if action is not None and signs else None
-    facts = Facts(
-        lot=lot,
-        user=user,
-        results=Result.objects.filter(lot=lot).count(),
-        up_to_sequence=lot_last_event(lot),
-    )
+    primary = DECISION_KEY.get(action) if action is not None and signs else None
+    facts = statement_facts(lot=lot)
     failing = {check.key for check in readiness.checks if not check.passed} if readiness else set()
     panels = []
     for key, spec in LOT_ACTIONS.items():
         if not spec.allowed(user, lot):
             continue
         is_bound = bound is not None and bound.key == key
-        if not (is_bound or key == primary or spec.applies(lot)):
+        if not (is_bound or key == primary or _offered(spec.key, lot)):
             continue
         form = (
             bound.form
             if bound is not None and is_bound and bound.form is not None
-            else spec.form(lot, initial={"up_to_sequence": facts.up_to_sequence})
+            else spec.form(lot=lot, initial={"up_to_sequence": facts.up_to_sequence})
         )
         panel = Panel(
             key=key,
             title=spec.title,
             button=spec.button,
             url=reverse("lot-action", args=[lot.lot_number, key]),
-            statement=spec.statement(facts),
-            meaning=spec.meaning_label,
+            statement=spec.policy.statement(facts),
+            meaning=spec.policy.meaning_label,
             form=form,
             danger=spec.danger,
             refusal=bound.refusal if is_bound and bound is not None else None,
@@ -298,7 +284,13 @@ def release_panel(lot: Lot, user: User, bound: Bound | None = None) -> ReleasePa
             )
         elif key == "audit-trail-review" and readiness and "audit_trail_review" not in failing:
             panel.collapsed, panel.summary = True, f"{spec.title} again (the current one counts)"
-        elif key in {"hold", "reject", "recall-decision"}:
+        elif key in {
+            "hold",
+            "reject",
+            "recall-decision",
+            "open-deviation",
+            "certificate-correction",
+        }:
             panel.collapsed, panel.summary = True, spec.title
         if is_bound:
             panel.collapsed = False
@@ -310,6 +302,14 @@ def release_panel(lot: Lot, user: User, bound: Bound | None = None) -> ReleasePa
         readiness=readiness,
         panels=panels,
     )
+
+
+def _offered(key: ActionKey, lot: Lot) -> bool:
+    """Whether the lot page offers the action now: the policy says it applies (and a
+    result review is offered only while some result awaits one)."""
+    if not applies_to_lot(key, lot):
+        return False
+    return key != ActionKey.RESULT_REVIEW or bool(unreviewed_result_ids(lot))
 
 
 @dataclass
@@ -405,8 +405,6 @@ def lot_record(lot: Lot) -> LotRecord:
 
 def lockout_warning(user: User) -> str:
     """How close the account is to the lockout (21 CFR 11.300(d)), after a refused password."""
-    from axes.models import AccessAttempt
-
     failures = (
         AccessAttempt.objects.filter(username=user.username).aggregate(
             n=Sum("failures_since_start")
@@ -435,6 +433,22 @@ class EntryRow:
             return str(EntryType(self.entry.entry_type).label)
         except ValueError:
             return self.entry.entry_type
+
+
+def _investigation_offers(
+    key: ActionKey, investigation: Investigation, proposal: InvestigationEntry | None
+) -> bool:
+    """Whether the investigation page offers the action now (the policy's phases, and
+    the proposal that separates concluding Phase I from the second person's signature)."""
+    if not applies_to_investigation(key, investigation):
+        return False
+    if key == ActionKey.PHASE_ONE:
+        return proposal is None
+    if key == ActionKey.INVALIDATE_RESULT:
+        return proposal is not None
+    if key == ActionKey.ALLOW_RETEST:
+        return investigation.retest_allowed_at is None
+    return True
 
 
 @dataclass
@@ -474,14 +488,6 @@ class InvestigationPage:
         return steps
 
 
-def _pending_proposal(investigation: Investigation) -> InvestigationEntry | None:
-    entries = list(investigation.entries.all())
-    if any(e.entry_type == EntryType.RESULT_INVALIDATED for e in entries):
-        return None
-    proposals = [e for e in entries if e.entry_type == EntryType.INVALIDATION_PROPOSED]
-    return proposals[-1] if proposals else None
-
-
 def investigation_page(number: str, user: User, bound: Bound | None = None) -> InvestigationPage:
     investigation = investigation_get(number=number)
     lot = Lot.objects.select_related("product", "specification").get(pk=investigation.lot_id)
@@ -492,49 +498,37 @@ def investigation_page(number: str, user: User, bound: Bound | None = None) -> I
         signed.setdefault(int(signature.object_id), []).append(
             ManifestLine(signature, check.intact, check.reason, investigation.number)
         )
-    proposal = _pending_proposal(investigation)
+    proposal = pending_invalidation_proposal(investigation=investigation)
     retests, attempts = retests_after(investigation)
     result = investigation.result
-    facts = Facts(
-        lot=lot,
-        user=user,
-        investigation=investigation,
-        proposal_cause=str((proposal.data or {}).get("cause", "")) if proposal else "",
-        proposed_by=proposal.recorded_by if proposal else "",
-    )
-    state = {"proposal": proposal}
+    facts = statement_facts(lot=lot, investigation=investigation)
     panels: list[Panel] = []
     for key, spec in INVESTIGATION_ACTIONS.items():
         if not spec.allowed(user):
             continue
         is_bound = bound is not None and bound.key == key
-        if not (is_bound or spec.applies(investigation, state)):
+        if not (is_bound or _investigation_offers(spec.key, investigation, proposal)):
             continue
         panel = Panel(
             key=key,
             title=spec.title,
             button=spec.button,
             url=reverse("investigation-action", args=[investigation.number, key]),
-            statement=spec.statement(facts),
-            meaning=spec.meaning_label,
+            statement=spec.policy.statement(facts),
+            meaning=spec.policy.meaning_label,
             form=bound.form
             if bound is not None and is_bound and bound.form is not None
-            else spec.form(investigation),
+            else spec.form(investigation=investigation),
             danger=spec.danger,
             refusal=bound.refusal if is_bound and bound is not None else None,
         )
-        if key == "invalidate" and proposal is not None:
-            if proposal.recorded_by_user_id == user.pk:
-                panel.blocked = (
-                    f"You ({user.printed_name}) proposed this invalidation, so you cannot sign "
-                    "it: a second person (another QC reviewer or QA officer) must "
-                    "(21 CFR 610.1)."
-                )
-            elif result is not None and performed_by(result, user):
-                panel.blocked = (
-                    f"You ({user.printed_name}) performed result #{result.pk}: the analyst "
-                    "cannot invalidate their own result."
-                )
+        if spec.key == ActionKey.INVALIDATE_RESULT and proposal is not None:
+            problems = invalidation_signer_problems(
+                investigation=investigation, proposal=proposal, signer=user
+            )
+            if problems:
+                panel.blocked = " ".join(problem.reason for problem in problems)
+                panel.blocked_codes = [problem.code for problem in problems]
             if panel.blocked and not is_bound:
                 panel.form = None
         if key == "allow-retest":

@@ -23,15 +23,14 @@ from django.views.decorators.http import require_POST
 
 from qc.models import Lot, LotStatus, Product
 from releases.downloads import certificate_download
-from releases.lifecycle import IllegalTransition
 from releases.models import Investigation, Notification
+from releases.policy import ACTIONS, ActionKey, role_names
 from releases.selectors import certificate_get, lot_audit_events, notifications_for
-from releases.services.errors import InvalidRequest, NotAllowed, NotFound, Refused
 from releases.services.notifications import notification_mark_read
 from releases.ui.actions import INVESTIGATION_ACTIONS, LOT_ACTIONS
+from releases.ui.refusals import Refusal, refusal_of
 from releases.ui.selectors import (
     Bound,
-    Refusal,
     attention_for,
     investigation_page,
     lockout_warning,
@@ -41,7 +40,9 @@ from releases.ui.selectors import (
     release_panel,
     status_counts,
 )
-from services.accounts.models import Role, User
+from services.accounts.context import AuthContext
+from services.accounts.models import User
+from services.errors import DomainError, NotFound
 from services.esign.services import SignatureRefused
 
 
@@ -136,37 +137,21 @@ def _attempt(
     """Run a service; a refusal comes back with every reason and the HTTP status it means."""
     try:
         return call(), None, 200
-    except Refused as exc:
-        return None, Refusal(exc.headline, exc.reasons), 409
-    except IllegalTransition as exc:
-        return None, Refusal("Refused", [str(exc)]), 409
-    except InvalidRequest as exc:
-        field = exc.field if exc.field in form.fields else None
-        if field == "comment":
-            field = "reason"
-        form.add_error(field if field in form.fields else None, exc.reason)
-        return None, Refusal("Please correct the form", []), 400
-    except SignatureRefused as exc:
-        if exc.code == "account_locked":
-            return None, Refusal("Account locked", [_sentence(exc.headline)]), 403
-        return None, Refusal("Signature refused", [], lockout_warning(user)), 403
-    except NotAllowed as exc:
-        return None, Refusal("Not allowed", [_sentence(str(exc))]), 403
+    except DomainError as exc:
+        warning = lockout_warning(user) if isinstance(exc, SignatureRefused) else ""
+        refusal, status = refusal_of(exc, user=user, form=form, lockout_warning=warning)
+        return None, refusal, status
 
 
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return (text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")) if text else text
-
-
-def _not_allowed(user: User, roles: tuple[str, ...], title: str) -> Refusal:
-    names = " or ".join(str(Role(role).label) for role in roles)
+def _not_allowed(user: User, key: ActionKey, lot: Lot | None, title: str) -> Refusal:
+    names = role_names(ACTIONS[key].roles_for(lot))
     return Refusal(
         "Not allowed: nothing was done",
         [
             f"“{title}” is for a {names}; you are signed in as {user.printed_name} "
             f"({user.get_role_display()}) (21 CFR 11.10(g))."
         ],
+        codes=["role_required"],
     )
 
 
@@ -179,14 +164,17 @@ def lot_action(request: HttpRequest, lot_number: str, key: str) -> HttpResponse:
     lot = _lot_or_404(lot_number)
     user = cast(User, request.user)
     if not spec.allowed(user, lot):
-        denied = _not_allowed(user, spec.roles(lot), spec.title)
+        denied = _not_allowed(user, spec.key, lot, spec.title)
         return _render_lot(request, lot_number, Bound(key, None, denied), status=403)
-    form = spec.form(lot, request.POST)
+    form = spec.form(lot=lot, data=request.POST)
     if not form.is_valid():
         invalid = Refusal("Please correct the form", [])
         return _render_lot(request, lot_number, Bound(key, form, invalid), status=400)
+    auth = AuthContext.from_request(request)
     record, refusal, status = _attempt(
-        lambda: spec.run(lot=lot, user=user, form=form, request=request), form, user
+        lambda: spec.run(subject={"lot_number": lot.lot_number}, auth=auth, form=form),
+        form,
+        user,
     )
     if refusal is not None:
         return _render_lot(request, lot_number, Bound(key, form, refusal), status=status)
@@ -256,20 +244,21 @@ def investigation_action(request: HttpRequest, number: str, key: str) -> HttpRes
         raise Http404(f"no investigation {number}")
     user = cast(User, request.user)
     if not spec.allowed(user):
-        denied = _not_allowed(user, spec.roles, spec.title)
+        denied = _not_allowed(user, spec.key, None, spec.title)
         return _render_investigation(request, number, Bound(key, None, denied), status=403)
-    form = spec.form(investigation, request.POST)
+    form = spec.form(investigation=investigation, data=request.POST)
     if not form.is_valid():
         invalid = Refusal("Please correct the form", [])
         return _render_investigation(request, number, Bound(key, form, invalid), status=400)
+    auth = AuthContext.from_request(request)
     record, refusal, status = _attempt(
-        lambda: spec.run(investigation=investigation, user=user, form=form, request=request),
+        lambda: spec.run(subject={"number": investigation.number}, auth=auth, form=form),
         form,
         user,
     )
     if refusal is not None:
         return _render_investigation(request, number, Bound(key, form, refusal), status=status)
-    if key == "conclude" and isinstance(record, Investigation):  # signed on its log entry
+    if key == ActionKey.CONCLUDE and isinstance(record, Investigation):  # signed on its log entry
         signed = record.entries.filter(signature__isnull=False).order_by("-pk").first()
         record = signed
         lot = Lot.objects.get(pk=investigation.lot_id)

@@ -1,4 +1,4 @@
-"""OpenAPI description of the machine-client authentication scheme."""
+"""OpenAPI: the machine-client authentication scheme, and the one error schema everywhere."""
 
 from typing import Any
 
@@ -17,3 +17,59 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "description": "Machine clients send `Authorization: Api-Key <key>` "
             "(create one with `python manage.py create_api_client NAME`).",
         }
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Every 4xx answer: a headline for a person and every problem, each with a "
+    "stable `code` (what clients branch on), the reason in words, the field and, in a bulk "
+    "request, the item's index.",
+    "properties": {
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string"},
+                    "reason": {"type": "string"},
+                    "field": {"type": "string", "nullable": True},
+                    "index": {"type": "integer", "nullable": True},
+                },
+                "required": ["code", "reason", "field", "index"],
+            },
+        },
+    },
+    "required": ["detail", "errors"],
+}
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+_DESCRIPTIONS = {
+    "400": "Malformed request: `errors` names each field (and item index) and why.",
+    "401": "Not authenticated.",
+    "403": "Not allowed: wrong role, a machine client where a person must act, or a wrong "
+    "password (counted toward the lockout).",
+    "404": "The record named in the path does not exist.",
+    "409": "Refused in the current state: `errors` lists every reason, each with its code.",
+}
+
+
+def error_responses_hook(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Declare the one error schema on every operation's 4xx answers (drf-spectacular hook)."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            wanted = ["400", "401", "403"]
+            if "{" in path:
+                wanted.append("404")
+            if method == "post":
+                wanted.append("409")
+            for code in wanted:
+                responses.setdefault(code, {"description": _DESCRIPTIONS[code]})
+            for code, response in responses.items():
+                if code.startswith("4"):
+                    response["content"] = {"application/json": {"schema": _ERROR_REF}}
+                    response.setdefault("description", _DESCRIPTIONS.get(code, "Refused."))
+    return result

@@ -38,6 +38,9 @@ class Signature(models.Model):
     signed_at = models.DateTimeField()
     meaning = models.CharField(max_length=32, choices=Meaning.choices)
     reason = models.TextField()
+    # The statement the signer confirmed, in the words shown before signing (11.50):
+    # the same for a signature given in the web UI and one given through the API.
+    statement = models.TextField(blank=True)
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
     object_id = models.CharField(max_length=64)
     record_label = models.CharField(max_length=200)

@@ -17,6 +17,7 @@ MANIFEST_FIELDS = (
     "meaning",
     "meaning_display",
     "reason",
+    "statement",
     "record_label",
     "record_digest",
     "intact",

@@ -83,7 +83,13 @@ def signer_authenticate(*, auth: AuthContext, password: str) -> User:
 
 
 def signature_record(
-    *, signer: User, meaning: str, reason: str, record: Signable, record_label: str = ""
+    *,
+    signer: User,
+    meaning: str,
+    reason: str,
+    record: Signable,
+    record_label: str = "",
+    statement: str = "",
 ) -> Signature:
     """Store the signature of ``record`` in the caller's transaction."""
     if not connection.in_atomic_block:
@@ -103,6 +109,7 @@ def signature_record(
         signed_at=timezone.now(),
         meaning=meaning,
         reason=reason.strip(),
+        statement=statement,
         content_type=ContentType.objects.get_for_model(record),  # type: ignore[arg-type]
         object_id=str(record.pk),
         record_label=record_label or str(record)[:200],
@@ -119,6 +126,7 @@ def signature_record(
             "meaning": meaning,
             "printed_name": signature.printed_name,
             "record_digest": signature.record_digest,
+            "statement": statement,
         },
         reason=signature.reason,
     )
@@ -132,10 +140,13 @@ def signature_apply(
     meaning: str,
     reason: str,
     record: Signable,
+    statement: str = "",
 ) -> Signature:
     user = signer_authenticate(auth=auth, password=password)
     with transaction.atomic():
-        return signature_record(signer=user, meaning=meaning, reason=reason, record=record)
+        return signature_record(
+            signer=user, meaning=meaning, reason=reason, record=record, statement=statement
+        )
 
 
 def signature_verify(signature: Signature) -> SignatureCheck:

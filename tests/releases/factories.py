@@ -26,6 +26,7 @@ from qc.models import (
     TestMethod,
 )
 from qc.services.evaluation import lot_evaluate
+from services.accounts.context import AuthContext
 from tests.factories import PASSWORD
 
 CONFORMING = {"NTA-CONC": "1.0E+11", "LAL": "0.10", "STERILITY": "no growth"}
@@ -117,13 +118,13 @@ class ReleaseWorld:
 
         lot_record_result_review(
             lot_number=lot.lot_number,
-            by=reviewer,
+            auth=AuthContext.of(reviewer),
             password=PASSWORD,
             comment="raw data, calculations and instrument records checked",
         )
         lot_record_audit_trail_review(
             lot_number=lot.lot_number,
-            by=qa,
+            auth=AuthContext.of(qa),
             password=PASSWORD,
             comment="audit trail reviewed: no unexplained changes",
         )
@@ -134,7 +135,7 @@ class ReleaseWorld:
 
         lot_approve(
             lot_number=lot.lot_number,
-            by=qa,
+            auth=AuthContext.of(qa),
             password=PASSWORD,
             reason="batch record and QC results reviewed",
         )

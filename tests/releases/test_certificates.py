@@ -14,6 +14,7 @@ from releases.models import Certificate, Decision, Disposition
 from releases.services.certificates import certificate_issue
 from releases.services.decisions import lot_release
 from releases.tasks import certificate_generate, reconcile_certificates
+from services.accounts.context import AuthContext
 from services.audit.models import AuditEvent
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -22,7 +23,10 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 def _released(world: Any, reviewer: Any, qa: Any, qp: Any, password: str) -> Disposition:
     lot = world.approved(world.reviewed(world.ready_lot(), reviewer, qa), qa)
     return lot_release(
-        lot_number=lot.lot_number, by=qp, password=password, reason="certified per Annex 16"
+        lot_number=lot.lot_number,
+        auth=AuthContext.of(qp),
+        password=password,
+        reason="certified per Annex 16",
     )
 
 

@@ -18,6 +18,7 @@ from qc.models import LotStatus
 from releases.models import Decision, Disposition
 from releases.services.decisions import lot_release
 from releases.services.errors import Refused
+from services.accounts.context import AuthContext
 from services.audit.models import AuditEvent
 from services.esign.models import Signature
 
@@ -37,10 +38,15 @@ def test_fifty_concurrent_releases_give_one_release_and_one_signature(
     def attempt(_: int) -> str:
         try:
             start.wait()
-            lot_release(lot_number=lot.lot_number, by=qp, password=password, reason="certified")
+            lot_release(
+                lot_number=lot.lot_number,
+                auth=AuthContext.of(qp),
+                password=password,
+                reason="certified",
+            )
             return "released"
         except Refused as refused:
-            return refused.reasons[0]
+            return refused.codes[0]
         finally:
             connection.close()
 
@@ -48,7 +54,7 @@ def test_fifty_concurrent_releases_give_one_release_and_one_signature(
         outcomes = list(pool.map(attempt, range(ATTEMPTS)))
 
     assert outcomes.count("released") == 1, outcomes
-    assert outcomes.count(f"Lot {lot.lot_number} is already released.") == ATTEMPTS - 1
+    assert outcomes.count("already_decided") == ATTEMPTS - 1
     lot.refresh_from_db()
     assert lot.status == LotStatus.RELEASED
     assert Disposition.objects.filter(lot=lot, decision=Decision.RELEASED).count() == 1

@@ -12,6 +12,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from qc.models import Lot, LotStatus
 from releases.lifecycle import TRANSITIONS, lot_mark_in_testing, transition_allowed
 from releases.models import Notification
+from releases.tasks import notification_mail_send
 from services.audit.models import AuditEvent
 from services.audit.services import Actor
 
@@ -121,9 +122,13 @@ def test_the_lot_follows_its_evaluations(world: Any, qa: Any) -> None:
     assert lot.status == LotStatus.READY_FOR_REVIEW
     note = Notification.objects.get(recipient=qa)
     assert note.kind == "ready_for_review" and lot.lot_number in note.text
-    # ... and by mail, sent once the transaction committed.
+    # ... and by mail: not from the deciding transaction, but by the retrying mail task
+    # queued on commit (here its body runs in the test process), exactly once.
+    assert mail.outbox == [] and note.mailed_at is None
+    assert notification_mail_send([note.pk]) == 1
     assert [message.to for message in mail.outbox] == [[qa.email]]
     assert lot.lot_number in mail.outbox[0].subject
+    assert notification_mail_send([note.pk]) == 0  # a redelivered task sends nothing twice
     world.result(lot, "NTA-CONC", "5.0E+10")  # a second, failing result
     world.evaluate(lot)
     assert lot.status == LotStatus.IN_TESTING

@@ -10,18 +10,20 @@ from django.db import DatabaseError, transaction
 from qc.models import Lot, LotStatus, ResultInvalidation
 from releases.models import Investigation, InvestigationPhase, Notification
 from releases.services.decisions import lot_approve
-from releases.services.errors import Refused
 from releases.services.guards import Action, lot_readiness
 from releases.services.investigations import investigation_add_entry
 from releases.services.oos import (
+    investigation_allow_retest,
     investigation_conclude,
     investigation_conclude_phase_one,
     investigation_invalidate_result,
     investigation_record_phase_two,
 )
+from services.accounts.context import AuthContext
 from services.esign.models import Signature
 from services.esign.services import signature_verify
 from tests.factories import UserFactory
+from tests.refusals import refused_with
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -36,7 +38,7 @@ def _oos_lot(world: Any, value: str = "0.80") -> tuple[Lot, Investigation]:
 def _check(investigation: Investigation, by: Any) -> None:
     investigation_add_entry(
         number=investigation.number,
-        by=by,
+        auth=AuthContext.of(by),
         entry_type="check",
         text="calculations, dilution, LAL reagent lot and pipette calibration checked",
     )
@@ -68,9 +70,12 @@ def test_the_retest_budget_cannot_be_raised_after_the_fact(world: Any) -> None:
 @pytest.mark.requirement("FDA-OOS")
 def test_phase_one_records_its_checks_before_concluding(world: Any, reviewer: Any) -> None:
     _, investigation = _oos_lot(world)
-    with pytest.raises(Refused, match="No laboratory check is recorded"):
+    with refused_with("no_laboratory_check"):
         investigation_conclude_phase_one(
-            number=investigation.number, by=reviewer, assignable_cause=True, reason="pipette"
+            number=investigation.number,
+            auth=AuthContext.of(reviewer),
+            assignable_cause=True,
+            reason="pipette",
         )
 
 
@@ -83,20 +88,23 @@ def test_invalidation_needs_a_second_persons_signature(
     _check(investigation, reviewer)
     investigation_conclude_phase_one(
         number=investigation.number,
-        by=reviewer,
+        auth=AuthContext.of(reviewer),
         assignable_cause=True,
         reason="pipette out of calibration: 10-fold dilution error",
     )
     # The proposer cannot sign their own proposal.
-    with pytest.raises(Refused, match="a second person must sign it"):
+    with refused_with("signer_proposed_invalidation"):
         investigation_invalidate_result(
-            number=investigation.number, by=reviewer, password=password, reason="agree"
+            number=investigation.number,
+            auth=AuthContext.of(reviewer),
+            password=password,
+            reason="agree",
         )
     assert not ResultInvalidation.objects.exists()
     version = Lot.objects.get(pk=lot.pk).data_version
     invalidation = investigation_invalidate_result(
         number=investigation.number,
-        by=qa,
+        auth=AuthContext.of(qa),
         password=password,
         reason="calibration record confirms the pipette error",
     )
@@ -122,27 +130,26 @@ def test_a_retest_by_the_same_analyst_or_beyond_the_budget_is_refused_at_release
     lot, investigation = _oos_lot(world)
     _check(investigation, reviewer)
     investigation_conclude_phase_one(
-        number=investigation.number, by=reviewer, assignable_cause=True, reason="pipette"
+        number=investigation.number,
+        auth=AuthContext.of(reviewer),
+        assignable_cause=True,
+        reason="pipette",
     )
     investigation_invalidate_result(
-        number=investigation.number, by=qa, password=password, reason="confirmed"
+        number=investigation.number, auth=AuthContext.of(qa), password=password, reason="confirmed"
     )
     world.result(lot, "LAL", "0.10", performed_by="analyst")  # the same analyst
     world.evaluate(lot)
     assert lot.status == LotStatus.READY_FOR_REVIEW  # the engine counts the valid retest ...
     world.reviewed(lot, reviewer, qa)
     problems = lot_readiness(lot=lot, action=Action.APPROVE, signer=qa).problems
-    assert problems == [  # ... the guard refuses it
-        f"LAL retest result #{lot.results.last().pk} was performed by analyst, the analyst of "
-        f"OOS result #{investigation.result_id}; a retest needs a different analyst."
-    ]
+    assert [p.code for p in problems] == ["retest_same_analyst"]  # ... the guard refuses it
+    assert f"#{lot.results.last().pk}" in problems[0].reason
     world.result(lot, "LAL", "0.11", performed_by="analyst2")  # a second retest: over budget
     world.evaluate(lot)
     world.reviewed(lot, reviewer, qa)
     problems = lot_readiness(lot=lot, action=Action.APPROVE, signer=qa).problems
-    assert any(
-        "retested 2 time(s)" in p and "budget, fixed in advance, is 1" in p for p in problems
-    ), problems
+    assert "retest_budget_exceeded" in [p.code for p in problems], problems
 
 
 @pytest.mark.requirement("FDA-OOS")
@@ -152,15 +159,23 @@ def test_a_retest_by_another_analyst_within_budget_lets_the_lot_be_approved(
     lot, investigation = _oos_lot(world)
     _check(investigation, reviewer)
     investigation_conclude_phase_one(
-        number=investigation.number, by=reviewer, assignable_cause=True, reason="pipette"
+        number=investigation.number,
+        auth=AuthContext.of(reviewer),
+        assignable_cause=True,
+        reason="pipette",
     )
     investigation_invalidate_result(
-        number=investigation.number, by=qa, password=password, reason="confirmed"
+        number=investigation.number, auth=AuthContext.of(qa), password=password, reason="confirmed"
     )
     world.result(lot, "LAL", "0.10", performed_by="analyst2")
     world.evaluate(lot)
     world.reviewed(lot, reviewer, qa)
-    lot_approve(lot_number=lot.lot_number, by=qa, password=password, reason="OOS invalidated")
+    lot_approve(
+        lot_number=lot.lot_number,
+        auth=AuthContext.of(qa),
+        password=password,
+        reason="OOS invalidated",
+    )
     lot.refresh_from_db()
     assert lot.status == LotStatus.APPROVED
     assert lot.results.count() == 4  # every individual result is kept
@@ -187,29 +202,29 @@ def test_phase_two_checks_other_lots_and_a_confirmed_oos_rejects_the_lot(
     _check(investigation, reviewer)
     investigation_conclude_phase_one(
         number=investigation.number,
-        by=reviewer,
+        auth=AuthContext.of(reviewer),
         assignable_cause=False,
         reason="no laboratory error found",
     )
     investigation.refresh_from_db()
     assert investigation.phase == InvestigationPhase.PHASE_2
-    with pytest.raises(Refused, match="which other lots were checked"):
+    with refused_with("phase_two_not_recorded"):
         investigation_conclude(
             number=investigation.number,
-            by=qa,
+            auth=AuthContext.of(qa),
             password=password,
             conclusion="confirmed_oos",
             reason="x",
         )
     investigation_record_phase_two(
         number=investigation.number,
-        by=qa,
+        auth=AuthContext.of(qa),
         lots_checked=[other.lot_number],
         findings="same WFI lot used; other lot's endotoxin within limits",
     )
     investigation_conclude(
         number=investigation.number,
-        by=qa,
+        auth=AuthContext.of(qa),
         password=password,
         conclusion="confirmed_oos",
         reason="endotoxin OOS confirmed; root cause: depyrogenation cycle",
@@ -237,10 +252,41 @@ def test_the_analyst_cannot_invalidate_their_own_result(
     _, investigation = _oos_lot(world)
     _check(investigation, reviewer)
     investigation_conclude_phase_one(
-        number=investigation.number, by=reviewer, assignable_cause=True, reason="pipette"
+        number=investigation.number,
+        auth=AuthContext.of(reviewer),
+        assignable_cause=True,
+        reason="pipette",
     )
     analyst_reviewer = UserFactory(username="analyst", role="qc_reviewer")
-    with pytest.raises(Refused, match="the analyst cannot invalidate their own result"):
+    with refused_with("signer_performed_result"):
         investigation_invalidate_result(
-            number=investigation.number, by=analyst_reviewer, password=password, reason="x"
+            number=investigation.number,
+            auth=AuthContext.of(analyst_reviewer),
+            password=password,
+            reason="x",
         )
+
+
+@pytest.mark.requirement("FDA-OOS")
+def test_a_retest_is_allowed_only_in_phase_two_and_only_once(
+    world: Any, reviewer: Any, qa: Any, analyst: Any
+) -> None:
+    _, investigation = _oos_lot(world)
+    allow = {"number": investigation.number, "reason": "sample retained; retest justified"}
+    with refused_with("wrong_phase"):  # no retest before the laboratory investigation
+        investigation_allow_retest(auth=AuthContext.of(reviewer), **allow)
+    _check(investigation, reviewer)
+    investigation_conclude_phase_one(
+        number=investigation.number,
+        auth=AuthContext.of(reviewer),
+        assignable_cause=False,
+        reason="no laboratory error found",
+    )
+    with refused_with("role_required"):
+        investigation_allow_retest(auth=AuthContext.of(analyst), **allow)
+    investigation_allow_retest(auth=AuthContext.of(reviewer), **allow)
+    investigation.refresh_from_db()
+    assert investigation.retest_allowed_at is not None
+    assert investigation.retest_allowed_by == reviewer.printed_name
+    with refused_with("retest_already_allowed"):
+        investigation_allow_retest(auth=AuthContext.of(qa), **allow)
