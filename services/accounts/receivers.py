@@ -1,18 +1,20 @@
-"""Audit every login, logout and failed login (21 CFR 11.300(d), Annex 11 §12).
+"""Audit every sign-in, sign-out and failed attempt (21 CFR 11.300(d), Annex 11 §12).
 
-Django's auth signals are the only hook that sees every failure, whichever
-form or API attempted it, so the audit events are written here.
+Django's auth signals are the only hook that sees every failure, whichever form,
+API call or signature attempted it, so these audit events are written here (the
+one place the platform writes from signals: the change they record is Django's).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import transaction
 from django.dispatch import receiver
 
 from services.audit.actions import AuditAction
+from services.audit.actor import ActorType
 from services.audit.services import Actor, audit_record
 
 # What a failed authentication was for: signing in, or re-entering the password to sign.
@@ -33,17 +35,31 @@ def audit_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         )
 
 
+@receiver(user_logged_out)
+def audit_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is None:  # a session that had already expired
+        return
+    with transaction.atomic():
+        audit_record(
+            actor=Actor.of(user),
+            action=AuditAction.USER_LOGOUT,
+            object_type="user",
+            object_id=user.pk,
+        )
+
+
 @receiver(user_login_failed)
 def audit_login_failure(
     sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
 ) -> None:
     username = str(credentials.get("username", ""))[:150]
     purpose = getattr(request, "auth_purpose", "login") if request is not None else "login"
-    # Written in its own transaction: a refused attempt must stay recorded even
-    # when the surrounding work (a signing request, say) rolls back.
-    with transaction.atomic(durable=False):
+    # Passwords are checked outside any transaction (signer_authenticate refuses
+    # otherwise), so this commits at once: a refused attempt stays recorded although
+    # the signing it was for never happens.
+    with transaction.atomic():
         audit_record(
-            actor=Actor(type="user", id="", name=username or "(no username)"),
+            actor=Actor(type=ActorType.USER, id="", name=username or "(no username)"),
             action=_FAILED_ACTIONS.get(purpose, AuditAction.USER_LOGIN_FAILED),
             object_type="user",
             object_id=username,

@@ -17,6 +17,7 @@ class AuditAction(models.TextChoices):
     USER_CREATED = "user.created", "Account created"
     USER_UPDATED = "user.updated", "Account changed"
     USER_LOGIN = "user.login", "Signed in"
+    USER_LOGOUT = "user.logout", "Signed out"
     USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"
     USER_SIGNATURE_FAILED = "user.signature_failed", "Signature attempt failed"
     USER_UNLOCKED = "user.unlocked", "Account unlocked"
