@@ -13,20 +13,34 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Literal
 
 Qualifier = Literal["<", ">"]
-LineVerdict = Literal["conforms", "conforms_with_alert", "does_not_conform", "invalid", "missing"]
-LotVerdict = Literal["conforms", "does_not_conform", "incomplete", "invalid"]
 
-LINE_VERDICTS: tuple[LineVerdict, ...] = (
-    "conforms",
-    "conforms_with_alert",
-    "does_not_conform",
-    "invalid",
-    "missing",
-)
-LOT_VERDICTS: tuple[LotVerdict, ...] = ("conforms", "does_not_conform", "incomplete", "invalid")
+
+class LineVerdict(StrEnum):
+    """The verdict on one specification line (stored and sent as its value)."""
+
+    CONFORMS = "conforms"
+    CONFORMS_WITH_ALERT = "conforms_with_alert"
+    DOES_NOT_CONFORM = "does_not_conform"
+    INVALID = "invalid"
+    MISSING = "missing"
+
+    @property
+    def conforming(self) -> bool:
+        """Within specification (an alert-limit excursion still conforms)."""
+        return self in (LineVerdict.CONFORMS, LineVerdict.CONFORMS_WITH_ALERT)
+
+
+class LotVerdict(StrEnum):
+    """The verdict on a lot (stored in ``Evaluation.verdict``, sent as its value)."""
+
+    CONFORMS = "conforms"
+    DOES_NOT_CONFORM = "does_not_conform"
+    INCOMPLETE = "incomplete"
+    INVALID = "invalid"
 
 
 class CriterionError(ValueError):
