@@ -5,7 +5,7 @@ the admin call these and hold no business logic themselves.
 """
 
 from qc.services.errors import InputError, InvalidInput, NotAllowed, NotFound, StateConflict
-from qc.services.ingestion import ResultsRecorded, results_record
+from qc.services.ingestion import ResultsReceipt, results_record
 from qc.services.lots import lot_create, lot_rebind_specification
 from qc.services.master import master_data_save
 from qc.services.runs import assay_run_record
@@ -22,7 +22,7 @@ __all__ = [
     "InvalidInput",
     "NotAllowed",
     "NotFound",
-    "ResultsRecorded",
+    "ResultsReceipt",
     "StateConflict",
     "assay_run_record",
     "lot_create",

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from qc import hooks
 from qc.evaluation import LotEvaluation, evaluate_lot
 from qc.models import Evaluation, Lot
 from qc.services.evaluation_inputs import inputs_for_lots, spec_lines_of
@@ -105,16 +106,12 @@ def lot_evaluate(*, lot_id: int) -> Evaluation | None:
                 "engine_version": evaluation.engine_version,
             },
         )
-        _after_evaluation(lot, evaluation, outcome)
+        # The release side reacts in this transaction: OOS investigations, the lifecycle.
+        hooks.evaluation_recorded.emit(
+            hooks.EvaluationRecorded(lot=lot, evaluation=evaluation, outcome=outcome)
+        )
     log.info("lot evaluated", lot=lot.lot_number, verdict=evaluation.verdict)
     return evaluation
-
-
-def _after_evaluation(lot: Lot, evaluation: Evaluation, outcome: LotEvaluation) -> None:
-    """Investigations for OOS results and alerts; the lifecycle reacts to the verdict."""
-    from releases.services.evaluation_hooks import evaluation_recorded
-
-    evaluation_recorded(lot=lot, evaluation=evaluation, outcome=outcome)
 
 
 def lots_pending_evaluation(limit: int = 1000) -> list[int]:

@@ -26,7 +26,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from qc.models import AssayRun, Lot, LotStatus, Result, ResultKind, TestMethod
+from qc import hooks
+from qc.models import AssayRun, Lot, Result, ResultKind, TestMethod
 from qc.services.common import Principal, actor_of, posted_by
 from qc.services.errors import InputError, InvalidInput, NotFound, StateConflict
 from qc.services.lots import (
@@ -43,7 +44,6 @@ from qc.services.values import (
     posted_text,
     short_text,
 )
-from releases.lifecycle import lot_mark_in_testing
 from services.audit.actions import AuditAction
 from services.audit.services import Change, audit_record_many
 from services.errors import Problem
@@ -103,7 +103,9 @@ class RecordedResult:
 
 
 @dataclass(frozen=True, slots=True)
-class ResultsRecorded:
+class ResultsReceipt:
+    """What a bulk post stored: the answer to the client."""
+
     lot_number: str
     lot_status: str
     data_version: int
@@ -362,7 +364,7 @@ class _Validator:
 # ---------------------------------------------------------------------------
 
 
-def results_record(*, lot_number: str, items: Any, by: Principal) -> ResultsRecorded:
+def results_record(*, lot_number: str, items: Any, by: Principal) -> ResultsReceipt:
     """Store a batch of results for one lot, all or none; see the module docstring.
 
     Raises :class:`NotFound` (unknown lot), :class:`InvalidInput` (every problem,
@@ -399,10 +401,12 @@ def results_record(*, lot_number: str, items: Any, by: Principal) -> ResultsReco
         lot.data_version, lot.status = data_version, status
         actor = actor_of(by)
         audit_record_many(actor=actor, changes=_audit_changes(rows, ids, lot))
-        if status == LotStatus.QUARANTINED:
-            lot_mark_in_testing(lot=lot, actor=actor)
+        # The release side reacts in this transaction (the first result: in testing).
+        hooks.results_recorded.emit(
+            hooks.ResultsRecorded(lot=lot, actor=actor, result_ids=tuple(ids))
+        )
         lot_evaluation_enqueue_on_commit(lot.pk)
-    return ResultsRecorded(
+    return ResultsReceipt(
         lot_number=lot.lot_number,
         lot_status=lot.status,
         data_version=lot.data_version,
