@@ -25,6 +25,7 @@ from collections.abc import Mapping
 
 from django.db import transaction
 
+from qc.evaluation import LotVerdict
 from qc.models import Evaluation, Lot, LotStatus, Result
 from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
@@ -139,7 +140,7 @@ def lot_follow_evaluation(*, lot: Lot, evaluation: Evaluation) -> str:
     from releases.services.notifications import lot_ready_for_review_notify, notify_qps
 
     locked = Lot.objects.select_for_update(of=("self",)).select_related("product").get(pk=lot.pk)
-    conforms = evaluation.verdict == "conforms"
+    conforms = evaluation.verdict == LotVerdict.CONFORMS
     cited = f"evaluation #{evaluation.pk} ({evaluation.verdict.replace('_', ' ')})"
     status = locked.status
     if status == S.QUARANTINED and Result.objects.filter(lot=locked).exists():
@@ -165,7 +166,7 @@ def lot_follow_evaluation(*, lot: Lot, evaluation: Evaluation) -> str:
         if conforms:
             lot_ready_for_review_notify(lot=locked)
     elif status == S.CONDITIONALLY_RELEASED:
-        if evaluation.verdict == "does_not_conform":
+        if evaluation.verdict == LotVerdict.DOES_NOT_CONFORM:
             from releases.services.holds import lot_flag_conditional_failure
 
             lot_flag_conditional_failure(lot=locked, evaluation=evaluation)

@@ -311,7 +311,7 @@ class LotDetailSerializer(LotSerializer):
 
     @extend_schema_field(CurrentEvaluationSerializer(allow_null=True))
     def get_current_evaluation(self, lot: Lot) -> dict[str, Any] | None:
-        current = lot_current_evaluation(lot)
+        current = lot_current_evaluation(lot=lot)
         return None if current is None else CurrentEvaluationSerializer(current).data
 
 

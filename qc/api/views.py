@@ -47,7 +47,6 @@ from qc.api.serializers import (
     decimal_text,
 )
 from qc.services import (
-    InvalidInput,
     ResultsReceipt,
     assay_run_record,
     lot_create,
@@ -64,6 +63,7 @@ from services.accounts.models import User
 from services.api.idempotency import HEADER, idempotent
 from services.api.pagination import SequencePagination
 from services.api.parsers import ExactJSONParser
+from services.errors import InvalidInput
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     HEADER,
@@ -144,7 +144,7 @@ class ProductViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
     def specification(self, request: Request, code: str) -> Response:
         product = self.get_object()
-        spec = selectors.specification_effective(product)
+        spec = selectors.specification_effective(product=product)
         if spec is None:
             raise NotFound(f"product {product.code} has no effective specification")
         return Response(SpecificationSerializer(spec).data)
@@ -423,7 +423,7 @@ class LotResultsView(QcViewMixin, mixins.ListModelMixin):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # OpenAPI generation
             return selectors.result_list().none()
-        lot = selectors.lot_by_number(self.kwargs["lot_number"])
+        lot = selectors.lot_by_number(lot_number=self.kwargs["lot_number"])
         if lot is None:
             raise NotFound(f"lot {self.kwargs['lot_number']} does not exist")
         return selectors.result_list().filter(lot=lot)

@@ -18,9 +18,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from qc import hooks
-from qc.evaluation import LotEvaluation, evaluate_lot
+from qc.evaluation import LotEvaluation
 from qc.models import Evaluation, Lot
-from qc.services.evaluation_inputs import inputs_for_lots, spec_lines_of
+from qc.selectors import lot_current_evaluation
+from qc.services.evaluation_inputs import lot_evaluate_now
 from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
 
@@ -47,15 +48,6 @@ def evaluation_lines_payload(evaluation: LotEvaluation) -> list[dict[str, Any]]:
     return lines
 
 
-def lot_evaluate_now(lot: Lot) -> LotEvaluation:
-    """Evaluate a lot against its bound specification without storing anything."""
-    spec_lines = spec_lines_of(lot.specification)
-    inputs = inputs_for_lots([lot])[lot.pk]
-    return evaluate_lot(
-        inputs.lot, spec_lines, inputs.results, inputs.runs, evaluated_at=timezone.now()
-    )
-
-
 def lot_evaluate(*, lot_id: int) -> Evaluation | None:
     """Evaluate the lot and store the verdict if its inputs changed.
 
@@ -69,8 +61,9 @@ def lot_evaluate(*, lot_id: int) -> Evaluation | None:
             )
         lot = Lot.objects.select_related("specification").get(pk=lot_id)
         covered_version = lot.data_version
-        outcome = lot_evaluate_now(lot)
-        current = Evaluation.objects.filter(lot_id=lot_id).order_by("-pk").first()
+        outcome = lot_evaluate_now(lot=lot)
+        found = lot_current_evaluation(lot=lot)
+        current = found.evaluation if found is not None else None
         Lot.objects.filter(pk=lot_id, evaluated_version__lt=covered_version).update(
             evaluated_version=covered_version
         )
@@ -114,7 +107,7 @@ def lot_evaluate(*, lot_id: int) -> Evaluation | None:
     return evaluation
 
 
-def lots_pending_evaluation(limit: int = 1000) -> list[int]:
+def lots_pending_evaluation(*, limit: int = 1000) -> list[int]:
     """Lots whose data changed after their newest evaluation (the reconciler's query)."""
     return list(
         Lot.objects.filter(evaluated_version__lt=F("data_version"))

@@ -127,4 +127,4 @@ def test_a_run_is_judged_by_the_range_certified_when_it_ran(
         fields=["acceptance_low"],
     )
     lot = Lot.objects.get(lot_number="EVX-24-001")
-    assert lot_evaluate_now(lot).verdict == "conforms"
+    assert lot_evaluate_now(lot=lot).verdict == "conforms"
