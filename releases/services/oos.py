@@ -26,7 +26,7 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
-from qc.models import Lot, LotStatus, ResultInvalidation
+from qc.models import Lot, LotStatus
 from releases.lifecycle import RELEASED_STATES
 from releases.models import (
     PHASED_KINDS,
@@ -37,6 +37,7 @@ from releases.models import (
     InvestigationKind,
     InvestigationPhase,
     NotificationKind,
+    ResultInvalidation,
 )
 from releases.services.decisions import lot_reject_locked
 from releases.services.errors import InvalidRequest, Refused
