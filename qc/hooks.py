@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from qc.evaluation import LotEvaluation
-from qc.models import Evaluation, Lot
-from services.audit.actor import Actor
+if TYPE_CHECKING:  # the events name them; importing the hooks needs no models
+    from qc.evaluation import LotEvaluation
+    from qc.models import Evaluation, Lot
+    from services.audit.actor import Actor
 
 EventT = TypeVar("EventT")
 

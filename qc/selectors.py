@@ -6,11 +6,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from qc.evaluation import LineVerdict, LotEvaluation, LotVerdict
+from qc.evaluation import LineVerdict, LotVerdict
 from qc.models import (
     AssayRun,
     Evaluation,
@@ -24,6 +24,9 @@ from qc.models import (
     TestMethod,
 )
 from qc.services.evaluation_inputs import lot_evaluate_now
+
+if TYPE_CHECKING:
+    from qc.evaluation import LotEvaluation
 
 # ---------------------------------------------------------------------------
 # Evaluations: the one way to read a lot's current evaluation and its lines

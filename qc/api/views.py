@@ -46,19 +46,17 @@ from qc.api.serializers import (
     TestMethodSerializer,
     decimal_text,
 )
-from qc.services import (
-    ResultsReceipt,
-    assay_run_record,
-    lot_create,
-    lot_rebind_specification,
-    results_record,
+from qc.services.common import Principal
+from qc.services.ingestion import ResultsReceipt, results_record
+from qc.services.lots import lot_create, lot_rebind_specification
+from qc.services.runs import assay_run_record
+from qc.services.specifications import (
     specification_approve,
     specification_create_draft,
     specification_line_add,
     specification_new_draft,
     specification_withdraw,
 )
-from qc.services.common import Principal
 from services.accounts.models import User
 from services.api.idempotency import HEADER, idempotent
 from services.api.pagination import SequencePagination

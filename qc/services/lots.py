@@ -16,6 +16,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from qc import tasks
 from qc.models import Lot, Product, Specification, SpecificationStatus
 from qc.services.common import Principal, actor_of, posted_by
 from qc.services.errors import InputError, InvalidInput, NotAllowed, NotFound, StateConflict
@@ -241,9 +242,8 @@ def lot_evaluation_enqueue_on_commit(lot_id: int) -> None:
     The reconciler finds lots whose data are newer than their evaluation anyway,
     so the enqueue is an optimisation, never the only record of pending work.
     """
-    from qc.tasks import enqueue_lot_evaluation
-
-    transaction.on_commit(lambda: enqueue_lot_evaluation(lot_id))
+    # tasks.enqueue_lot_evaluation is looked up when the commit happens (tests swap it).
+    transaction.on_commit(lambda: tasks.enqueue_lot_evaluation(lot_id))
 
 
 @transaction.atomic

@@ -8,7 +8,7 @@ effective version is a new draft that starts as a copy of its lines.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
 
+from qc.evaluation import CRITERIA, CriterionError, validate_params
 from qc.models import Product, Specification, SpecificationLine, SpecificationStatus, TestMethod
 from qc.services.errors import InvalidInput, NotAllowed, NotFound, StateConflict
 from services.accounts.context import AuthContext
@@ -25,20 +26,10 @@ from services.audit.services import audit_record
 from services.esign.models import Meaning
 from services.esign.services import signature_record, signer_authenticate
 
-_CRITERIA: Mapping[str, Any]
-_validate_params: Callable[..., None] | None
-try:  # the evaluation engine owns the criterion types and checks their parameters
-    from qc.evaluation import CRITERIA as _CRITERIA
-    from qc.evaluation import CriterionError as _CriterionError
-    from qc.evaluation import validate_params as _validate_params
-except ImportError:  # pragma: no cover - an engine-less checkout refuses every type
-    _CRITERIA = {}
-    _validate_params = None
-    _CriterionError = ValueError  # type: ignore[assignment,misc]
-
 
 def criterion_types() -> list[str]:
-    return sorted(_CRITERIA)
+    """The criterion types the evaluation engine knows (it checks their parameters too)."""
+    return sorted(CRITERIA)
 
 
 def _require_qa(user: Any, what: str) -> User:
@@ -141,7 +132,7 @@ def _check_criterion(
     decimals: int | None,
     test: TestMethod,
 ) -> None:
-    if _validate_params is None or criterion_type not in _CRITERIA:
+    if criterion_type not in CRITERIA:
         known = ", ".join(criterion_types()) or "none available"
         raise InvalidInput.single(
             "criterion_type", f"unknown criterion type {criterion_type!r} (known: {known})"
@@ -151,14 +142,14 @@ def _check_criterion(
     if alert_params is not None and not isinstance(alert_params, Mapping):
         raise InvalidInput.single("alert_params", "must be an object or null")
     try:
-        _validate_params(
+        validate_params(
             criterion_type,
             params,
             alert_params=alert_params,
             decimals=decimals,
             unit=test.canonical_unit or None,
         )
-    except (_CriterionError, ValueError, TypeError) as exc:
+    except (CriterionError, ValueError, TypeError) as exc:
         field = "alert_params" if "alert" in str(exc) else "params"
         raise InvalidInput.single(field, getattr(exc, "reason", str(exc))) from exc
 

@@ -17,7 +17,7 @@ from qc.selectors import (
     lots_current_evaluations,
     lots_with_current_verdict,
 )
-from qc.services import results_record
+from qc.services.ingestion import results_record
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
