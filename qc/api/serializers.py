@@ -84,7 +84,9 @@ class StrictSerializer(serializers.Serializer):
         if isinstance(initial, dict):
             unknown = sorted(set(initial) - set(self.fields))
             if unknown:
-                raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
+                raise serializers.ValidationError(
+                    {name: ["unknown field"] for name in unknown}, code="unknown_field"
+                )
         return attrs
 
 
@@ -344,7 +346,7 @@ class PostedValueField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, bool) or not isinstance(data, (str, int, float)):
-            raise serializers.ValidationError("must be a number or a text")
+            raise serializers.ValidationError("must be a number or a text", code="wrong_type")
         return data
 
     def to_representation(self, value: Any) -> Any:

@@ -1,8 +1,9 @@
 """QC endpoints under /api/v1/: short read viewsets and explicit command endpoints.
 
 Reads are a queryset (``qc.selectors``), a serializer and a filterset.  Writes
-check the request's shape, call one service inside ``idempotent`` (the
-``Idempotency-Key`` rules) and ``domain_errors`` (refusals to 400/403/404/409).
+check the request's shape and call one service inside ``idempotent`` (the
+``Idempotency-Key`` rules); a service's refusal (``services.errors``) becomes its
+400/403/404/409 in the API's one exception handler (``services.api.errors``).
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from qc import selectors
 from qc.api import filters
-from qc.api.errors import domain_errors
 from qc.api.permissions import MACHINES_AND_ANALYSTS, MACHINES_ONLY, QA_ONLY, QcAccess
 from qc.api.serializers import (
     AssayRunCreateSerializer,
@@ -57,11 +56,12 @@ from qc.services.specifications import (
     specification_new_draft,
     specification_withdraw,
 )
+from services.accounts.context import AuthContext
 from services.accounts.models import User
 from services.api.idempotency import HEADER, idempotent
 from services.api.pagination import SequencePagination
 from services.api.parsers import ExactJSONParser
-from services.errors import InvalidInput
+from services.errors import InvalidInput, NotFound, lot_not_found
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     HEADER,
@@ -111,13 +111,8 @@ def person(request: Request) -> User:
 
 
 def _command(request: Request, work: Callable[[], Response]) -> HttpResponseBase:
-    """A write: under the idempotency rules, with service refusals mapped to HTTP."""
-
-    def handler() -> Response:
-        with domain_errors():
-            return work()
-
-    return idempotent(request, handler)
+    """A write, under the idempotency rules."""
+    return idempotent(request, work)
 
 
 # ---------------------------------------------------------------------------
@@ -144,7 +139,10 @@ class ProductViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
         product = self.get_object()
         spec = selectors.specification_effective(product=product)
         if spec is None:
-            raise NotFound(f"product {product.code} has no effective specification")
+            raise NotFound(
+                f"product {product.code} has no effective specification",
+                code="no_effective_specification",
+            )
         return Response(SpecificationSerializer(spec).data)
 
     @extend_schema(
@@ -173,7 +171,9 @@ class ProductViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
             if data["copy_from"] is not None:
                 source = selectors.specification_list().filter(pk=data["copy_from"]).first()
                 if source is None or source.product_id != product.pk:
-                    raise InvalidInput.single("copy_from", "no such version of this product")
+                    raise InvalidInput.single(
+                        "copy_from", "no such version of this product", code="unknown_version"
+                    )
                 spec = specification_new_draft(
                     specification_id=source.pk, by=person(request), reason=data["reason"]
                 )
@@ -271,14 +271,12 @@ class SpecificationViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
         # (a failed attempt is committed and counts toward the lockout); a repeated
         # approval is refused anyway (409, no longer a draft).
         data = validated(SignInputSerializer, request.data)
-        with domain_errors():
-            spec = specification_approve(
-                specification_id=int(pk),
-                by=person(request),
-                password=data["password"],
-                reason=data["reason"],
-                request=request._request,
-            )
+        spec = specification_approve(
+            specification_id=int(pk),
+            auth=AuthContext.from_request(request),
+            password=data["password"],
+            reason=data["reason"],
+        )
         spec = selectors.specification_list().get(pk=spec.pk)
         return Response(SpecificationSerializer(spec).data)
 
@@ -423,7 +421,7 @@ class LotResultsView(QcViewMixin, mixins.ListModelMixin):
             return selectors.result_list().none()
         lot = selectors.lot_by_number(lot_number=self.kwargs["lot_number"])
         if lot is None:
-            raise NotFound(f"lot {self.kwargs['lot_number']} does not exist")
+            raise lot_not_found(self.kwargs["lot_number"])
         return selectors.result_list().filter(lot=lot)
 
     @extend_schema(summary="The results of a lot, oldest first (superseded ones included)")
@@ -443,10 +441,12 @@ class LotResultsView(QcViewMixin, mixins.ListModelMixin):
         def work() -> Response:
             body = request.data
             if not isinstance(body, dict):
-                raise InvalidInput.single(None, 'the body must be an object: {"results": [...]}')
+                raise InvalidInput.single(
+                    None, 'the body must be an object: {"results": [...]}', code="not_an_object"
+                )
             unknown = sorted(set(body) - {"results"})
             if unknown:
-                raise InvalidInput.single(unknown[0], "unknown field")
+                raise InvalidInput.single(unknown[0], "unknown field", code="unknown_field")
             recorded = results_record(
                 lot_number=lot_number, items=body.get("results"), by=principal(request)
             )
