@@ -212,6 +212,15 @@ def lot_current_evaluation(*, lot: Lot, recompute: bool = False) -> CurrentEvalu
     return _current_of(evaluation, lot, recompute=recompute)
 
 
+def lot_evaluations(*, lot: Lot) -> QuerySet[Evaluation]:
+    """Every evaluation of the lot, newest (the current one) first."""
+    return (
+        Evaluation.objects.filter(lot_id=lot.pk)
+        .select_related("lot", "specification")
+        .order_by("-pk")
+    )
+
+
 def lots_current_evaluations(*, lots: Iterable[Lot]) -> dict[int, CurrentEvaluation]:
     """The current evaluation of each lot (keyed by lot pk; lots never evaluated absent).
 

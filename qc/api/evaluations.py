@@ -12,7 +12,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from qc.models import Evaluation, Lot, Specification
-from qc.selectors import evaluation_lines, evaluation_staleness, lot_current_evaluation
+from qc.selectors import (
+    evaluation_lines,
+    evaluation_staleness,
+    lot_current_evaluation,
+    lot_evaluations,
+)
 from qc.services.impact import specification_impact
 from services.accounts.models import Role
 from services.errors import NotFound, lot_not_found
@@ -102,12 +107,7 @@ class LotEvaluationHistoryView(ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Evaluation.objects.none()
-        lot = _lot(self.kwargs["lot_number"])
-        return (
-            Evaluation.objects.filter(lot=lot)
-            .select_related("lot", "specification")
-            .order_by("-pk")
-        )
+        return lot_evaluations(lot=_lot(self.kwargs["lot_number"]))
 
 
 class ImpactRowSerializer(serializers.Serializer):
