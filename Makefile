@@ -1,7 +1,7 @@
 # evrelease: two commands on a fresh machine (Python 3.11 and nothing else).
 #   make run    set up, migrate, seed the demo, start web + worker + beat (embedded defaults)
 #   make test   set up and run the whole suite (real PostgreSQL/Redis when they answer)
-#   make lint   ruff and mypy
+#   make lint   ruff, mypy and the layer contract (import-linter)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -28,6 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check services qc releases tests
 	$(BIN)/mypy services qc releases
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m services.launcher bench $(BENCH)

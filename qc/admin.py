@@ -50,7 +50,7 @@ class AuditedForm(forms.ModelForm):
 
     def _post_clean(self) -> None:
         super()._post_clean()  # type: ignore[misc]  # the instance now holds the values
-        for field, problem in master_data_problems(self.instance).items():
+        for field, problem in master_data_problems(instance=self.instance).items():
             if field in self.fields:
                 self.add_error(field, problem)
             else:

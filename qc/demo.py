@@ -39,6 +39,7 @@ from qc.services.specifications import (
     specification_create_draft,
     specification_line_add,
 )
+from services.accounts.context import AuthContext
 from services.accounts.models import ApiClient, User
 from services.accounts.services import api_client_create
 from services.audit.services import Actor
@@ -397,7 +398,7 @@ def _specification(qa: User, password: str, stdout: TextIO) -> bool:
     try:
         specification_approve(
             specification_id=spec.pk,
-            by=qa,
+            auth=AuthContext.of(qa),
             password=password,
             reason="Demo specification approved by the demo QA officer",
         )

@@ -47,11 +47,12 @@ __all__ = [
 
 
 class UnitError(ValueError):
-    """A unit or value that cannot be used; ``reason`` is a sentence for a human."""
+    """A unit or value that cannot be used: a stable ``code`` and a ``reason`` for a human."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, code: str) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
 
 
 # ---------------------------------------------------------------------------
@@ -194,7 +195,7 @@ def parse_unit(text: str) -> Unit:
     Raises :class:`UnitError` with a human reason.
     """
     if not isinstance(text, str):
-        raise UnitError(f"a unit must be text, not {type(text).__name__}")
+        raise UnitError(f"a unit must be text, not {type(text).__name__}", code="unit_not_text")
     normalised = _normalise_text(text)
     scale, rest = _split_scale(normalised)
     rest = _WORD_UNITS.sub(lambda m: _WORD_CANONICAL[m.group(1).lower()], rest)
@@ -204,9 +205,11 @@ def parse_unit(text: str) -> Unit:
         pint_unit = UNIT_REGISTRY.parse_units(rest)
     except pint.UndefinedUnitError as exc:
         names = ", ".join(sorted(f"'{name}'" for name in exc.unit_names))
-        raise UnitError(f"unit '{text}' is not known (we do not accept {names})") from exc
+        raise UnitError(
+            f"unit '{text}' is not known (we do not accept {names})", code="unit_unknown"
+        ) from exc
     except Exception as exc:  # Pint raises several types for malformed expressions.
-        raise UnitError(f"unit '{text}' cannot be read as a unit") from exc
+        raise UnitError(f"unit '{text}' cannot be read as a unit", code="unit_unreadable") from exc
     dimension = _dimension_of(pint_unit, text)
     return Unit(text=text, scale=scale, pint_unit=pint_unit, dimension=dimension)
 
@@ -216,7 +219,10 @@ def _dimension_of(pint_unit: pint.Unit, text: str) -> Dimension:
     for name, raw_exponent in pint_unit.dimensionality.items():
         exponent = Fraction(str(raw_exponent))  # Fraction under non_int_type; be safe
         if exponent.denominator != 1:
-            raise UnitError(f"unit '{text}' has a fractional power; no QC result has such a unit")
+            raise UnitError(
+                f"unit '{text}' has a fractional power; no QC result has such a unit",
+                code="unit_fractional_power",
+            )
         if exponent:
             items.append((name, int(exponent)))
     return tuple(sorted(items))
@@ -232,11 +238,12 @@ def parse_quantity(text: str) -> Quantity:
     normalised = _normalise_text(text)
     if "," in normalised:
         raise UnitError(
-            f"'{text}' contains a comma; send a decimal point and no thousands separator"
+            f"'{text}' contains a comma; send a decimal point and no thousands separator",
+            code="value_has_comma",
         )
     match = _NUMBER.match(normalised)
     if match is None:
-        raise UnitError(f"'{text}' does not start with a number")
+        raise UnitError(f"'{text}' does not start with a number", code="value_not_a_number")
     value = Decimal(match.group("number"))
     scale, unit_text = _split_scale(match.group("rest").strip())
     parse_unit(unit_text)
@@ -301,7 +308,8 @@ def check_unit(text: str) -> Unit:
     if unit.scale != 1:
         raise UnitError(
             f"canonical unit '{text}' carries a scale factor; use the plain unit "
-            "and write limits as full numbers"
+            "and write limits as full numbers",
+            code="unit_scaled",
         )
     return unit
 
@@ -333,7 +341,8 @@ def conversion_factor(unit_text: str, canonical_unit: str) -> Decimal:
         if implicit is None:
             raise UnitError(
                 f"unit '{unit_text}' is {dimension_name(source)}; this test reports "
-                f"{canonical_unit} ({dimension_name(target)})"
+                f"{canonical_unit} ({dimension_name(target)})",
+                code="unit_not_convertible",
             )
         entity = "particle" if implicit == _PARTICLE else "copy"
         source_pint = source_pint * UNIT_REGISTRY.parse_units(entity)
@@ -352,9 +361,12 @@ def to_canonical(value: Decimal, unit_text: str, canonical_unit: str) -> Decimal
     make sense.
     """
     if not isinstance(value, Decimal):
-        raise UnitError(f"value {value!r} must be a Decimal, not {type(value).__name__}")
+        raise UnitError(
+            f"value {value!r} must be a Decimal, not {type(value).__name__}",
+            code="value_not_a_number",
+        )
     if not value.is_finite():
-        raise UnitError(f"value {value} is not a finite number")
+        raise UnitError(f"value {value} is not a finite number", code="value_not_finite")
     factor = conversion_factor(unit_text, canonical_unit)
     return _canonical(value if factor == 1 else _EXACT.multiply(value, factor))
 
@@ -371,4 +383,4 @@ def _canonical(value: Decimal) -> Decimal:
             normal = normal.quantize(Decimal(1), context=_EXACT)
         return normal
     except InvalidOperation as exc:  # pragma: no cover - only for absurd exponents
-        raise UnitError(f"value {value} is out of range") from exc
+        raise UnitError(f"value {value} is out of range", code="value_out_of_range") from exc

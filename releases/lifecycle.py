@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 from django.db import transaction
 
-from qc.models import Evaluation, Lot, LotStatus, Result
+from qc.models import Lot, LotStatus
 from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
 from services.errors import Refused
@@ -136,82 +136,6 @@ def lot_mark_in_testing(*, lot: Lot, actor: Actor) -> bool:
         )
         lot.status = S.IN_TESTING
     return bool(moved)
-
-
-_WORKFLOW = Actor.system("release workflow")
-
-
-def lot_follow_evaluation(*, lot: Lot, evaluation: Evaluation) -> str:
-    """Let the lot's status follow a newly stored evaluation; return the status now.
-
-    Runs inside the evaluation's transaction.  The lot row is locked and re-read:
-    a decision may have committed while the evaluation was being computed.
-    """
-    from releases.services.notifications import lot_ready_for_review_notify, notify_qps
-
-    locked = Lot.objects.select_for_update(of=("self",)).select_related("product").get(pk=lot.pk)
-    conforms = evaluation.verdict == "conforms"
-    cited = f"evaluation #{evaluation.pk} ({evaluation.verdict.replace('_', ' ')})"
-    status = locked.status
-    if status == S.QUARANTINED and Result.objects.filter(lot=locked).exists():
-        lot_transition(lot=locked, to=S.IN_TESTING, actor=_WORKFLOW, reason="QC results evaluated")
-        status = locked.status
-    if status == S.IN_TESTING and conforms:
-        lot_transition(
-            lot=locked, to=S.READY_FOR_REVIEW, actor=_WORKFLOW, reason=f"{cited}: conforms"
-        )
-        lot_ready_for_review_notify(lot=locked)
-    elif status == S.READY_FOR_REVIEW and not conforms:
-        lot_transition(
-            lot=locked, to=S.IN_TESTING, actor=_WORKFLOW, reason=f"{cited}: no longer conforms"
-        )
-    elif status == S.APPROVED:
-        # The QA approval covered the previous evaluation; the data changed, so it is void.
-        lot_transition(
-            lot=locked,
-            to=S.READY_FOR_REVIEW if conforms else S.IN_TESTING,
-            actor=_WORKFLOW,
-            reason=f"QA approval void: the lot's data changed ({cited})",
-        )
-        if conforms:
-            lot_ready_for_review_notify(lot=locked)
-    elif status == S.CONDITIONALLY_RELEASED:
-        if evaluation.verdict == "does_not_conform":
-            from releases.services.holds import lot_flag_conditional_failure
-
-            lot_flag_conditional_failure(lot=locked, evaluation=evaluation)
-        elif conforms:
-            notify_qps(
-                kind="pending_tests_conform",
-                text=f"Lot {locked.lot_number}: the tests pending at conditional release now "
-                "conform; a Qualified Person may finalise the release.",
-                lot=locked,
-            )
-    elif status == S.ON_HOLD:
-        _follow_while_on_hold(locked, conforms, cited)
-    lot.status, lot.status_before_hold = locked.status, locked.status_before_hold
-    return locked.status
-
-
-def _follow_while_on_hold(lot: Lot, conforms: bool, cited: str) -> None:
-    """Keep the state a hold returns to in step with the data (an approval is void)."""
-    before = lot.status_before_hold
-    after = before
-    if before in {S.IN_TESTING, S.READY_FOR_REVIEW, S.APPROVED}:
-        after = S.READY_FOR_REVIEW if conforms else S.IN_TESTING
-    if after == before:
-        return
-    Lot.objects.filter(pk=lot.pk).update(status_before_hold=after)
-    lot.status_before_hold = after
-    audit_record(
-        actor=_WORKFLOW,
-        action=AuditAction.LOT_HOLD_RETURN_STATE_CHANGED,
-        object_type="lot",
-        object_id=lot.lot_number,
-        old_values={"status_before_hold": before},
-        new_values={"status_before_hold": after},
-        reason=cited,
-    )
 
 
 def lot_lock(*, lot_number: str) -> Lot | None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from qc import hooks as qc_hooks
 from qc.models import Lot, LotStatus
 from releases.lifecycle import (
     HOLDABLE_STATES,
@@ -59,8 +60,9 @@ class ActionKey(StrEnum):
     ALLOW_RETEST = "allow-retest"
     PHASE_TWO = "phase-two"
     CONCLUDE = "conclude"
-    SPECIFICATION_APPROVE = "specification-approve"
-    SPECIFICATION_REBIND = "specification-rebind"
+    SPECIFICATION_AUTHOR = qc_hooks.SPECIFICATION_AUTHOR
+    SPECIFICATION_APPROVE = qc_hooks.SPECIFICATION_APPROVE
+    SPECIFICATION_REBIND = qc_hooks.SPECIFICATION_REBIND
     CERTIFICATE_CORRECTION = "certificate-correction"
 
 
@@ -459,6 +461,16 @@ ACTIONS: dict[ActionKey, PolicyAction] = {
             statement=_conclude_statement,
         ),
         PolicyAction(
+            key=ActionKey.SPECIFICATION_AUTHOR,
+            title="Write a specification draft",
+            subject=Subject.SPECIFICATION,
+            roles=QA,
+            statement=lambda f: (
+                "A draft (new lines, a new version, a withdrawal) changes nothing a lot is "
+                "judged against until QA approves it with a signature."
+            ),
+        ),
+        PolicyAction(
             key=ActionKey.SPECIFICATION_APPROVE,
             title="Approve the specification version",
             subject=Subject.SPECIFICATION,
@@ -602,3 +614,11 @@ def investigation_state_problems(key: ActionKey, investigation: Investigation) -
 
 def applies_to_investigation(key: ActionKey, investigation: Investigation) -> bool:
     return not investigation_state_problems(key, investigation)
+
+
+def install() -> None:
+    """Answer QC's questions of who may take its person-facing actions (qc.hooks)."""
+    qc_hooks.person_policy.install(
+        require=lambda key, principal: require_person(ActionKey(key), principal),
+        roles=lambda key: ACTIONS[ActionKey(key)].all_roles,
+    )

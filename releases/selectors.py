@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Max, Q, QuerySet
 
 from qc.models import Lot, Result
+from qc.selectors import lot_current_evaluation
 from releases.models import (
     Certificate,
     Disposition,
@@ -128,12 +129,12 @@ class DispositionCheck:
 
 def disposition_verify(disposition: Disposition) -> DispositionCheck:
     """Does the signature still match the disposition (11.70), and is its evaluation current?"""
-    current = disposition.lot.evaluations.order_by("-pk").values_list("pk", flat=True).first()
+    current = lot_current_evaluation(lot=disposition.lot)
     return DispositionCheck(
         disposition=disposition,
         signature=signature_verify(disposition.signature) if disposition.signature else None,
-        evaluation_current=disposition.evaluation_id is not None
-        and disposition.evaluation_id == current,
+        evaluation_current=current is not None
+        and disposition.evaluation_id == current.evaluation.pk,
     )
 
 

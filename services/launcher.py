@@ -25,6 +25,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
+import redis
+
 from services import embedded
 
 BASE_DIR = embedded.BASE_DIR
@@ -42,8 +45,6 @@ def _manage(*args: str, env: dict[str, str]) -> None:
 
 
 def _postgres_answers(url: str) -> bool:
-    import psycopg
-
     parts = urlsplit(url)
     try:
         with psycopg.connect(
@@ -60,8 +61,6 @@ def _postgres_answers(url: str) -> bool:
 
 
 def _redis_answers(url: str) -> bool:
-    import redis
-
     try:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
     except redis.RedisError:

@@ -3,15 +3,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from releases.ui import views as release_views
 from services import views
 from services.health import views as health
 
 admin.site.site_header = "evrelease administration"
 
 urlpatterns = [
-    path("", release_views.dashboard, name="home"),
-    path("", include("releases.ui.urls")),
+    path("", include("releases.urls")),  # the web UI, "home" included
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -5,18 +5,32 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from qc.models import Evaluation, Lot, Specification
+from qc.selectors import (
+    evaluation_lines,
+    evaluation_staleness,
+    lot_current_evaluation,
+    lot_evaluations,
+)
 from qc.services.impact import specification_impact
 from services.accounts.models import Role
+from services.errors import NotFound, lot_not_found
 from services.permissions import HasRole
 
 
+class ShownValueSerializer(serializers.Serializer):
+    label = serializers.CharField()  # type: ignore[assignment]
+    value = serializers.CharField(allow_null=True)
+    text = serializers.CharField()
+
+
+# A line verdict, from qc.selectors.EvaluationLine (the stored JSON, parsed once).
 class EvaluationLineSerializer(serializers.Serializer):
     line_id = serializers.CharField()
     test = serializers.CharField(source="test_code")
@@ -28,14 +42,14 @@ class EvaluationLineSerializer(serializers.Serializer):
     used_result_ids = serializers.ListField(child=serializers.CharField())
     failing_result_ids = serializers.ListField(child=serializers.CharField())
     invalid_result_ids = serializers.ListField(child=serializers.CharField())
-    shown_values = serializers.ListField(child=serializers.DictField())
+    shown_values = ShownValueSerializer(many=True)
     notes = serializers.ListField(child=serializers.CharField())
 
 
 class EvaluationSerializer(serializers.ModelSerializer):
     lot = serializers.CharField(source="lot.lot_number")
     specification_version = serializers.IntegerField(source="specification.version")
-    lines = EvaluationLineSerializer(many=True)
+    lines = serializers.SerializerMethodField()
     stale = serializers.SerializerMethodField()
 
     class Meta:
@@ -55,21 +69,21 @@ class EvaluationSerializer(serializers.ModelSerializer):
             "evaluated_at",
         )
 
+    @extend_schema_field(EvaluationLineSerializer(many=True))
+    def get_lines(self, evaluation: Evaluation) -> list[dict[str, Any]]:
+        lines = evaluation_lines(evaluation=evaluation)
+        return EvaluationLineSerializer(lines, many=True).data  # type: ignore[return-value]
+
     def get_stale(self, evaluation: Evaluation) -> bool:
-        return evaluation_is_stale(evaluation)
-
-
-def evaluation_is_stale(evaluation: Evaluation) -> bool:
-    """Stale when the lot's data or its bound specification changed after it was made."""
-    lot = evaluation.lot
-    return (
-        evaluation.data_version < lot.data_version
-        or evaluation.specification_id != lot.specification_id
-    )
+        # Stale when the lot's data or its bound specification changed after it was made.
+        return bool(evaluation_staleness(evaluation=evaluation, lot=evaluation.lot))
 
 
 def _lot(lot_number: str) -> Lot:
-    return get_object_or_404(Lot.objects.select_related("specification"), lot_number=lot_number)
+    lot = Lot.objects.select_related("specification").filter(lot_number=lot_number).first()
+    if lot is None:
+        raise lot_not_found(lot_number)
+    return lot
 
 
 class LotEvaluationView(GenericAPIView):
@@ -78,16 +92,11 @@ class LotEvaluationView(GenericAPIView):
     def get(self, request: Request, lot_number: str) -> Response:
         """The lot's current (newest) evaluation; 404 until a first evaluation exists."""
         lot = _lot(lot_number)
-        evaluation = (
-            Evaluation.objects.filter(lot=lot)
-            .select_related("specification")
-            .order_by("-pk")
-            .first()
-        )
-        if evaluation is None:
-            return Response({"detail": f"lot {lot_number} has not been evaluated yet"}, status=404)
-        evaluation.lot = lot
-        return Response(self.get_serializer(evaluation).data)
+        current = lot_current_evaluation(lot=lot)
+        if current is None:
+            raise NotFound(f"lot {lot_number} has not been evaluated yet", code="not_evaluated")
+        current.evaluation.lot = lot
+        return Response(self.get_serializer(current.evaluation).data)
 
 
 class LotEvaluationHistoryView(ListAPIView):
@@ -98,12 +107,7 @@ class LotEvaluationHistoryView(ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Evaluation.objects.none()
-        lot = _lot(self.kwargs["lot_number"])
-        return (
-            Evaluation.objects.filter(lot=lot)
-            .select_related("lot", "specification")
-            .order_by("-pk")
-        )
+        return lot_evaluations(lot=_lot(self.kwargs["lot_number"]))
 
 
 class ImpactRowSerializer(serializers.Serializer):
@@ -129,7 +133,7 @@ class SpecificationImpactView(GenericAPIView):
     @extend_schema(responses=SpecificationImpactSerializer)
     def get(self, request: Request, code: str, version: int) -> Response:
         specification = get_object_or_404(Specification, product__code=code, version=version)
-        rows = list(specification_impact(specification))
+        rows = list(specification_impact(specification=specification))
         changes = [
             {
                 "lot_number": row.lot_number,

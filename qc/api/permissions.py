@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from qc.hooks import (
+    SPECIFICATION_APPROVE,
+    SPECIFICATION_AUTHOR,
+    SPECIFICATION_REBIND,
+    person_policy,
+)
 from services.accounts.models import ApiClient, Role
 from services.permissions import READ_ALL_ROLES, has_role
 
@@ -26,12 +33,26 @@ class QcAccess(BasePermission):
             return user is not None
         if request.method in SAFE_METHODS:
             return isinstance(user, ApiClient) or has_role(user, *READ_ALL_ROLES)
-        writers: tuple[str, ...] = getattr(view, "writers", ())
+        writers = tuple(getattr(view, "writers", ()))
         if isinstance(user, ApiClient):
             return MACHINE in writers
         return has_role(user, *(w for w in writers if w != MACHINE))
 
 
+class PolicyRoles:
+    """The roles the release policy gives an action, looked up when a request comes
+    (the policy is installed at start-up): ``action_writers = {"approve":
+    PolicyRoles(SPECIFICATION_APPROVE)}``; never machine clients."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(person_policy.roles(self.key))
+
+
 MACHINES_ONLY = (MACHINE,)
 MACHINES_AND_ANALYSTS = (MACHINE, Role.QC_ANALYST)
-QA_ONLY = (Role.QA_OFFICER,)
+SPECIFICATION_AUTHORS = PolicyRoles(SPECIFICATION_AUTHOR)
+SPECIFICATION_APPROVERS = PolicyRoles(SPECIFICATION_APPROVE)
+LOT_REBINDERS = PolicyRoles(SPECIFICATION_REBIND)

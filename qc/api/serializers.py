@@ -84,7 +84,9 @@ class StrictSerializer(serializers.Serializer):
         if isinstance(initial, dict):
             unknown = sorted(set(initial) - set(self.fields))
             if unknown:
-                raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
+                raise serializers.ValidationError(
+                    {name: ["unknown field"] for name in unknown}, code="unknown_field"
+                )
         return attrs
 
 
@@ -311,7 +313,7 @@ class LotDetailSerializer(LotSerializer):
 
     @extend_schema_field(CurrentEvaluationSerializer(allow_null=True))
     def get_current_evaluation(self, lot: Lot) -> dict[str, Any] | None:
-        current = lot_current_evaluation(lot)
+        current = lot_current_evaluation(lot=lot)
         return None if current is None else CurrentEvaluationSerializer(current).data
 
 
@@ -344,7 +346,7 @@ class PostedValueField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, bool) or not isinstance(data, (str, int, float)):
-            raise serializers.ValidationError("must be a number or a text")
+            raise serializers.ValidationError("must be a number or a text", code="wrong_type")
         return data
 
     def to_representation(self, value: Any) -> Any:

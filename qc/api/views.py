@@ -1,13 +1,14 @@
 """QC endpoints under /api/v1/: short read viewsets and explicit command endpoints.
 
 Reads are a queryset (``qc.selectors``), a serializer and a filterset.  Writes
-check the request's shape, call one service inside ``idempotent`` (the
-``Idempotency-Key`` rules) and ``domain_errors`` (refusals to 400/403/404/409).
+check the request's shape and call one service inside ``idempotent`` (the
+``Idempotency-Key`` rules); a service's refusal (``services.errors``) becomes its
+400/403/404/409 in the API's one exception handler (``services.api.errors``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from django.http import HttpResponseBase
@@ -15,15 +16,20 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from qc import selectors
 from qc.api import filters
-from qc.api.errors import domain_errors
-from qc.api.permissions import MACHINES_AND_ANALYSTS, MACHINES_ONLY, QA_ONLY, QcAccess
+from qc.api.permissions import (
+    LOT_REBINDERS,
+    MACHINES_AND_ANALYSTS,
+    MACHINES_ONLY,
+    SPECIFICATION_APPROVERS,
+    SPECIFICATION_AUTHORS,
+    QcAccess,
+)
 from qc.api.serializers import (
     AssayRunCreateSerializer,
     AssayRunSerializer,
@@ -46,24 +52,23 @@ from qc.api.serializers import (
     TestMethodSerializer,
     decimal_text,
 )
-from qc.services import (
-    InvalidInput,
-    ResultsRecorded,
-    assay_run_record,
-    lot_create,
-    lot_rebind_specification,
-    results_record,
+from qc.services.common import Principal
+from qc.services.ingestion import ResultsReceipt, results_record
+from qc.services.lots import lot_create, lot_rebind_specification
+from qc.services.runs import assay_run_record
+from qc.services.specifications import (
     specification_approve,
     specification_create_draft,
     specification_line_add,
     specification_new_draft,
     specification_withdraw,
 )
-from qc.services.common import Principal
+from services.accounts.context import AuthContext
 from services.accounts.models import User
 from services.api.idempotency import HEADER, idempotent
 from services.api.pagination import SequencePagination
 from services.api.parsers import ExactJSONParser
+from services.errors import InvalidInput, NotFound, lot_not_found
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     HEADER,
@@ -95,11 +100,11 @@ class QcViewMixin(GenericAPIView):
     """Permission by method: reads for every role and machine client, writes per action."""
 
     permission_classes = [QcAccess]
-    action_writers: dict[str, tuple[str, ...]] = {}
+    action_writers: dict[str, Iterable[str]] = {}
 
     @property
     def writers(self) -> tuple[str, ...]:
-        return self.action_writers.get(getattr(self, "action", None) or "", ())
+        return tuple(self.action_writers.get(getattr(self, "action", None) or "", ()))
 
 
 def principal(request: Request) -> Principal:
@@ -113,13 +118,8 @@ def person(request: Request) -> User:
 
 
 def _command(request: Request, work: Callable[[], Response]) -> HttpResponseBase:
-    """A write: under the idempotency rules, with service refusals mapped to HTTP."""
-
-    def handler() -> Response:
-        with domain_errors():
-            return work()
-
-    return idempotent(request, handler)
+    """A write, under the idempotency rules."""
+    return idempotent(request, work)
 
 
 # ---------------------------------------------------------------------------
@@ -135,7 +135,7 @@ class ProductViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
     lookup_field = "code"
     lookup_value_regex = CODE_IN_PATH
     parser_classes = [ExactJSONParser]
-    action_writers = {"specifications": QA_ONLY}
+    action_writers = {"specifications": SPECIFICATION_AUTHORS}
 
     @extend_schema(
         summary="The effective specification of a product",
@@ -144,9 +144,12 @@ class ProductViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
     def specification(self, request: Request, code: str) -> Response:
         product = self.get_object()
-        spec = selectors.specification_effective(product)
+        spec = selectors.specification_effective(product=product)
         if spec is None:
-            raise NotFound(f"product {product.code} has no effective specification")
+            raise NotFound(
+                f"product {product.code} has no effective specification",
+                code="no_effective_specification",
+            )
         return Response(SpecificationSerializer(spec).data)
 
     @extend_schema(
@@ -175,7 +178,9 @@ class ProductViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
             if data["copy_from"] is not None:
                 source = selectors.specification_list().filter(pk=data["copy_from"]).first()
                 if source is None or source.product_id != product.pk:
-                    raise InvalidInput.single("copy_from", "no such version of this product")
+                    raise InvalidInput.single(
+                        "copy_from", "no such version of this product", code="unknown_version"
+                    )
                 spec = specification_new_draft(
                     specification_id=source.pk, by=person(request), reason=data["reason"]
                 )
@@ -228,10 +233,10 @@ class SpecificationViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = filters.SpecificationFilter
     parser_classes = [ExactJSONParser]
     action_writers = {
-        "lines": QA_ONLY,
-        "approve": QA_ONLY,
-        "new_draft": QA_ONLY,
-        "withdraw": QA_ONLY,
+        "lines": SPECIFICATION_AUTHORS,
+        "approve": SPECIFICATION_APPROVERS,
+        "new_draft": SPECIFICATION_AUTHORS,
+        "withdraw": SPECIFICATION_AUTHORS,
     }
 
     @extend_schema(
@@ -273,14 +278,12 @@ class SpecificationViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
         # (a failed attempt is committed and counts toward the lockout); a repeated
         # approval is refused anyway (409, no longer a draft).
         data = validated(SignInputSerializer, request.data)
-        with domain_errors():
-            spec = specification_approve(
-                specification_id=int(pk),
-                by=person(request),
-                password=data["password"],
-                reason=data["reason"],
-                request=request._request,
-            )
+        spec = specification_approve(
+            specification_id=int(pk),
+            auth=AuthContext.from_request(request),
+            password=data["password"],
+            reason=data["reason"],
+        )
         spec = selectors.specification_list().get(pk=spec.pk)
         return Response(SpecificationSerializer(spec).data)
 
@@ -334,7 +337,7 @@ class LotViewSet(
     lookup_field = "lot_number"
     lookup_value_regex = CODE_IN_PATH
     parser_classes = [ExactJSONParser]
-    action_writers = {"create": MACHINES_ONLY, "rebind": QA_ONLY}
+    action_writers = {"create": MACHINES_ONLY, "rebind": LOT_REBINDERS}
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         return LotDetailSerializer if self.action == "retrieve" else LotSerializer
@@ -384,7 +387,7 @@ class LotViewSet(
         return _command(request, work)
 
 
-def _recorded_body(recorded: ResultsRecorded) -> dict[str, Any]:
+def _recorded_body(recorded: ResultsReceipt) -> dict[str, Any]:
     """The answer to a bulk post, built directly (a serializer per item costs ~30 µs)."""
     return {
         "lot": recorded.lot_number,
@@ -423,9 +426,9 @@ class LotResultsView(QcViewMixin, mixins.ListModelMixin):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # OpenAPI generation
             return selectors.result_list().none()
-        lot = selectors.lot_by_number(self.kwargs["lot_number"])
+        lot = selectors.lot_by_number(lot_number=self.kwargs["lot_number"])
         if lot is None:
-            raise NotFound(f"lot {self.kwargs['lot_number']} does not exist")
+            raise lot_not_found(self.kwargs["lot_number"])
         return selectors.result_list().filter(lot=lot)
 
     @extend_schema(summary="The results of a lot, oldest first (superseded ones included)")
@@ -445,10 +448,12 @@ class LotResultsView(QcViewMixin, mixins.ListModelMixin):
         def work() -> Response:
             body = request.data
             if not isinstance(body, dict):
-                raise InvalidInput.single(None, 'the body must be an object: {"results": [...]}')
+                raise InvalidInput.single(
+                    None, 'the body must be an object: {"results": [...]}', code="not_an_object"
+                )
             unknown = sorted(set(body) - {"results"})
             if unknown:
-                raise InvalidInput.single(unknown[0], "unknown field")
+                raise InvalidInput.single(unknown[0], "unknown field", code="unknown_field")
             recorded = results_record(
                 lot_number=lot_number, items=body.get("results"), by=principal(request)
             )

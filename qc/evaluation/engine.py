@@ -14,6 +14,7 @@ from qc.evaluation.rounding import DECIMAL_CONTEXT
 from qc.evaluation.types import (
     CriterionError,
     LineEvaluation,
+    LineVerdict,
     LotEvaluation,
     LotInput,
     LotVerdict,
@@ -109,7 +110,7 @@ def evaluate_lot(
     return LotEvaluation(
         lot_number=lot.lot_number,
         verdict=verdict,
-        has_alerts=any(line.verdict == "conforms_with_alert" for line in lines),
+        has_alerts=any(line.verdict == LineVerdict.CONFORMS_WITH_ALERT for line in lines),
         lines=lines,
         reasons=lot_reasons(lot.lot_number, verdict, lines),
         inputs_digest=sha256_hex(digest_text),
@@ -151,29 +152,34 @@ def _index_runs(runs: Iterable[RunInput]) -> dict[str, RunInput]:
 def lot_verdict(lines: Sequence[LineEvaluation]) -> LotVerdict:
     """The precedence rule of :func:`evaluate_lot`, on its own for testing."""
     gating = {line.verdict for line in lines if line.required}
-    if "does_not_conform" in gating:
-        return "does_not_conform"
-    if "invalid" in gating:
-        return "invalid"
-    if "missing" in gating:
-        return "incomplete"
-    return "conforms"
+    if LineVerdict.DOES_NOT_CONFORM in gating:
+        return LotVerdict.DOES_NOT_CONFORM
+    if LineVerdict.INVALID in gating:
+        return LotVerdict.INVALID
+    if LineVerdict.MISSING in gating:
+        return LotVerdict.INCOMPLETE
+    return LotVerdict.CONFORMS
 
 
 _HEADLINES: Final[dict[LotVerdict, str]] = {
-    "does_not_conform": "does not conform: {n} required line(s) out of specification",
-    "invalid": "is blocked by invalid data: {n} required line(s) need a valid repeat",
-    "incomplete": "is incomplete: {n} required line(s) have no result yet",
-    "conforms": "conforms: all {n} required line(s) conform",
+    LotVerdict.DOES_NOT_CONFORM: "does not conform: {n} required line(s) out of specification",
+    LotVerdict.INVALID: "is blocked by invalid data: {n} required line(s) need a valid repeat",
+    LotVerdict.INCOMPLETE: "is incomplete: {n} required line(s) have no result yet",
+    LotVerdict.CONFORMS: "conforms: all {n} required line(s) conform",
 }
-_GATING_VERDICT: Final[dict[LotVerdict, str]] = {
-    "does_not_conform": "does_not_conform",
-    "invalid": "invalid",
-    "incomplete": "missing",
-    "conforms": "conforms",
+_GATING_VERDICT: Final[dict[LotVerdict, LineVerdict]] = {
+    LotVerdict.DOES_NOT_CONFORM: LineVerdict.DOES_NOT_CONFORM,
+    LotVerdict.INVALID: LineVerdict.INVALID,
+    LotVerdict.INCOMPLETE: LineVerdict.MISSING,
+    LotVerdict.CONFORMS: LineVerdict.CONFORMS,
 }
 # Exceptions first (review by exception), then alerts.
-_ORDER: Final = ("does_not_conform", "invalid", "missing", "conforms_with_alert")
+_ORDER: Final = (
+    LineVerdict.DOES_NOT_CONFORM,
+    LineVerdict.INVALID,
+    LineVerdict.MISSING,
+    LineVerdict.CONFORMS_WITH_ALERT,
+)
 
 
 def lot_reasons(
@@ -181,7 +187,7 @@ def lot_reasons(
 ) -> tuple[str, ...]:
     """A headline sentence, then every exception: required lines first, worst first."""
     required = [line for line in lines if line.required]
-    if verdict == "conforms":
+    if verdict == LotVerdict.CONFORMS:
         count = len(required)
     else:
         count = sum(1 for line in required if line.verdict == _GATING_VERDICT[verdict])

@@ -13,20 +13,51 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Literal
 
 Qualifier = Literal["<", ">"]
-LineVerdict = Literal["conforms", "conforms_with_alert", "does_not_conform", "invalid", "missing"]
-LotVerdict = Literal["conforms", "does_not_conform", "incomplete", "invalid"]
 
-LINE_VERDICTS: tuple[LineVerdict, ...] = (
-    "conforms",
-    "conforms_with_alert",
-    "does_not_conform",
-    "invalid",
-    "missing",
-)
-LOT_VERDICTS: tuple[LotVerdict, ...] = ("conforms", "does_not_conform", "incomplete", "invalid")
+
+class LineVerdict(StrEnum):
+    """The verdict on one specification line (stored and sent as its value)."""
+
+    CONFORMS = "conforms"
+    CONFORMS_WITH_ALERT = "conforms_with_alert"
+    DOES_NOT_CONFORM = "does_not_conform"
+    INVALID = "invalid"
+    MISSING = "missing"
+
+    @property
+    def conforming(self) -> bool:
+        """Within specification (an alert-limit excursion still conforms)."""
+        return self in (LineVerdict.CONFORMS, LineVerdict.CONFORMS_WITH_ALERT)
+
+
+class LotVerdict(StrEnum):
+    """The verdict on a lot (stored in ``Evaluation.verdict``, sent as its value)."""
+
+    CONFORMS = "conforms"
+    DOES_NOT_CONFORM = "does_not_conform"
+    INCOMPLETE = "incomplete"
+    INVALID = "invalid"
+
+
+# The one vocabulary of verdicts in words: the web UI's badges, the release guards'
+# reasons and the certificates all say these.
+VERDICT_WORDS: Mapping[str, str] = {
+    LineVerdict.CONFORMS: "conforms",
+    LineVerdict.CONFORMS_WITH_ALERT: "conforms, alert limit crossed",
+    LineVerdict.DOES_NOT_CONFORM: "does not conform",
+    LineVerdict.INVALID: "invalid data: a valid repeat is needed",
+    LineVerdict.MISSING: "no result yet",
+    LotVerdict.INCOMPLETE: "incomplete",
+}
+
+
+def verdict_words(verdict: str) -> str:
+    """A line's or a lot's verdict as words ("does_not_conform" -> "does not conform")."""
+    return VERDICT_WORDS.get(verdict, str(verdict).replace("_", " "))
 
 
 class CriterionError(ValueError):

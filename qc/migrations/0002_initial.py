@@ -15,31 +15,10 @@ class Migration(migrations.Migration):
         ('esign', '0001_initial'),
         ('pghistory', '0007_auto_20250421_0444'),
         ('qc', '0001_initial'),
-        ('releases', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
-        migrations.AddField(
-            model_name='resultinvalidation',
-            name='investigation',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='invalidations', to='releases.investigation'),
-        ),
-        migrations.AddField(
-            model_name='resultinvalidation',
-            name='proposed_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
-        ),
-        migrations.AddField(
-            model_name='resultinvalidation',
-            name='result',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='invalidation', to='qc.result'),
-        ),
-        migrations.AddField(
-            model_name='resultinvalidation',
-            name='signature',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='esign.signature'),
-        ),
         migrations.AddField(
             model_name='runcontrol',
             name='reference_material',
@@ -162,14 +141,6 @@ class Migration(migrations.Migration):
         pgtrigger.migrations.AddTrigger(
             model_name='referencematerialevent',
             trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='5978b6ed5f94b9b68684a8591a431e725d5908b6', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_17f1e', table='qc_referencematerialevent', when='BEFORE')),
-        ),
-        pgtrigger.migrations.AddTrigger(
-            model_name='resultinvalidation',
-            trigger=pgtrigger.compiler.Trigger(name='result_invalidation_append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='738db894d9a8c834ad4095e21fbf20f0860924b2', operation='UPDATE OR DELETE', pgid='pgtrigger_result_invalidation_append_only_00597', table='qc_resultinvalidation', when='BEFORE')),
-        ),
-        pgtrigger.migrations.AddTrigger(
-            model_name='resultinvalidation',
-            trigger=pgtrigger.compiler.Trigger(name='result_invalidation_no_truncate', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot truncate an append-only GMP table'; RETURN NULL;", hash='1ef7502203653430bd5415b548801447f649665c', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_result_invalidation_no_truncate_47037', table='qc_resultinvalidation', when='BEFORE')),
         ),
         migrations.AddConstraint(
             model_name='specification',

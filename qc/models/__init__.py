@@ -12,7 +12,7 @@ from qc.models.master import (
     ResultKind,
     TestMethod,
 )
-from qc.models.results import AssayRun, Result, ResultInvalidation, RunControl
+from qc.models.results import AssayRun, Result, RunControl
 from qc.models.specifications import Specification, SpecificationLine, SpecificationStatus
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "ReferenceMaterialLimit",
     "ReferenceMaterialStatus",
     "Result",
-    "ResultInvalidation",
     "ResultKind",
     "RunControl",
     "Specification",

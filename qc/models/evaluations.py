@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.db import models
 
+from qc.evaluation import LotVerdict
 from services.audit.triggers import append_only
+
+VERDICT_CHOICES = [
+    (verdict.value, verdict.value.replace("_", " ").capitalize()) for verdict in LotVerdict
+]
 
 
 class Evaluation(models.Model):
@@ -16,7 +21,7 @@ class Evaluation(models.Model):
     inputs_digest = models.CharField(max_length=64)
     # The lot's data_version this evaluation covered; lower than the lot's = stale.
     data_version = models.PositiveBigIntegerField()
-    verdict = models.CharField(max_length=20)
+    verdict = models.CharField(max_length=20, choices=VERDICT_CHOICES)
     has_alerts = models.BooleanField(default=False)
     lines = models.JSONField()
     reasons = models.JSONField(default=list)

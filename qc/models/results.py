@@ -2,7 +2,8 @@
 
 Results are original GMP records (ALCOA+): never updated, never deleted
 (PostgreSQL refuses it).  A correction or a retest is a new result pointing at
-the one it supersedes, with a reason; an invalidation is a separate record.
+the one it supersedes, with a reason; an invalidation is a separate record
+(``releases.ResultInvalidation``, read here as ``result.invalidation``).
 """
 
 from __future__ import annotations
@@ -109,31 +110,3 @@ class Result(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lot_id}/{self.test_id} #{self.pk}"
-
-
-class ResultInvalidation(models.Model):
-    """A result disregarded for an assignable laboratory cause (21 CFR 610.1, FDA OOS).
-
-    Needs a second person's signature; the result itself stays visible.
-    """
-
-    result = models.OneToOneField(Result, on_delete=models.PROTECT, related_name="invalidation")
-    reason = models.TextField()
-    investigation = models.ForeignKey(
-        "releases.Investigation",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="invalidations",
-    )
-    proposed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    signature = models.ForeignKey("esign.Signature", on_delete=models.PROTECT, related_name="+")
-    invalidated_at = models.DateTimeField()
-
-    class Meta:
-        triggers = append_only("result_invalidation")
-
-    def __str__(self) -> str:
-        return f"invalidation of result #{self.result_id}"

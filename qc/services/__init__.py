@@ -1,37 +1,8 @@
 """QC writes (HackSoft style): typed, keyword-only ``<entity>_<action>`` functions.
 
 Each runs in one transaction with its audit events; views, serializers, tasks and
-the admin call these and hold no business logic themselves.
+the admin call these and hold no business logic themselves.  Import them from
+their modules (``qc.services.ingestion``, ``.lots``, ``.runs``, ``.specifications``,
+``.master``, ``.evaluation``, ``.impact``): this package re-exports nothing, so
+importing one service never imports all the others (nor ``qc.tasks`` through them).
 """
-
-from qc.services.errors import InputError, InvalidInput, NotAllowed, NotFound, StateConflict
-from qc.services.ingestion import ResultsRecorded, results_record
-from qc.services.lots import lot_create, lot_rebind_specification
-from qc.services.master import master_data_save
-from qc.services.runs import assay_run_record
-from qc.services.specifications import (
-    specification_approve,
-    specification_create_draft,
-    specification_line_add,
-    specification_new_draft,
-    specification_withdraw,
-)
-
-__all__ = [
-    "InputError",
-    "InvalidInput",
-    "NotAllowed",
-    "NotFound",
-    "ResultsRecorded",
-    "StateConflict",
-    "assay_run_record",
-    "lot_create",
-    "lot_rebind_specification",
-    "master_data_save",
-    "results_record",
-    "specification_approve",
-    "specification_create_draft",
-    "specification_line_add",
-    "specification_new_draft",
-    "specification_withdraw",
-]

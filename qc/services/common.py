@@ -11,16 +11,12 @@ from services.audit.services import Actor
 Principal: TypeAlias = ApiClient | User
 
 
-def actor_of(principal: Principal) -> Actor:
+def actor_of(*, principal: Principal) -> Actor:
     return Actor.of(principal)
 
 
-def posted_by(principal: Principal) -> tuple[ApiClient | None, User | None]:
+def posted_by(*, principal: Principal) -> tuple[ApiClient | None, User | None]:
     """(machine client, person): exactly one is set, for the ``*_by_client/_user`` columns."""
     if isinstance(principal, ApiClient):
         return principal, None
     return None, principal
-
-
-def is_person(principal: object) -> bool:
-    return isinstance(principal, User)

@@ -17,9 +17,11 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from qc.evaluation import LotEvaluation, evaluate_lot
+from qc import hooks
+from qc.evaluation import LotEvaluation
 from qc.models import Evaluation, Lot
-from qc.services.evaluation_inputs import inputs_for_lots, spec_lines_of
+from qc.selectors import lot_current_evaluation
+from qc.services.evaluation_inputs import lot_evaluate_now
 from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
 
@@ -46,15 +48,6 @@ def evaluation_lines_payload(evaluation: LotEvaluation) -> list[dict[str, Any]]:
     return lines
 
 
-def lot_evaluate_now(lot: Lot) -> LotEvaluation:
-    """Evaluate a lot against its bound specification without storing anything."""
-    spec_lines = spec_lines_of(lot.specification)
-    inputs = inputs_for_lots([lot])[lot.pk]
-    return evaluate_lot(
-        inputs.lot, spec_lines, inputs.results, inputs.runs, evaluated_at=timezone.now()
-    )
-
-
 def lot_evaluate(*, lot_id: int) -> Evaluation | None:
     """Evaluate the lot and store the verdict if its inputs changed.
 
@@ -68,8 +61,9 @@ def lot_evaluate(*, lot_id: int) -> Evaluation | None:
             )
         lot = Lot.objects.select_related("specification").get(pk=lot_id)
         covered_version = lot.data_version
-        outcome = lot_evaluate_now(lot)
-        current = Evaluation.objects.filter(lot_id=lot_id).order_by("-pk").first()
+        outcome = lot_evaluate_now(lot=lot)
+        found = lot_current_evaluation(lot=lot)
+        current = found.evaluation if found is not None else None
         Lot.objects.filter(pk=lot_id, evaluated_version__lt=covered_version).update(
             evaluated_version=covered_version
         )
@@ -105,19 +99,15 @@ def lot_evaluate(*, lot_id: int) -> Evaluation | None:
                 "engine_version": evaluation.engine_version,
             },
         )
-        _after_evaluation(lot, evaluation, outcome)
+        # The release side reacts in this transaction: OOS investigations, the lifecycle.
+        hooks.evaluation_recorded.emit(
+            hooks.EvaluationRecorded(lot=lot, evaluation=evaluation, outcome=outcome)
+        )
     log.info("lot evaluated", lot=lot.lot_number, verdict=evaluation.verdict)
     return evaluation
 
 
-def _after_evaluation(lot: Lot, evaluation: Evaluation, outcome: LotEvaluation) -> None:
-    """Investigations for OOS results and alerts; the lifecycle reacts to the verdict."""
-    from releases.services.evaluation_hooks import evaluation_recorded
-
-    evaluation_recorded(lot=lot, evaluation=evaluation, outcome=outcome)
-
-
-def lots_pending_evaluation(limit: int = 1000) -> list[int]:
+def lots_pending_evaluation(*, limit: int = 1000) -> list[int]:
     """Lots whose data changed after their newest evaluation (the reconciler's query)."""
     return list(
         Lot.objects.filter(evaluated_version__lt=F("data_version"))

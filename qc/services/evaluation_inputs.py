@@ -1,8 +1,10 @@
-"""Turn a lot's ORM records into the pure engine's plain inputs.
+"""Turn a lot's ORM records into the pure engine's plain inputs (and evaluate them now).
 
 Built for bulk use: ``inputs_for_lots`` loads any number of lots with a fixed
 number of queries (results, supersessions, invalidations, runs, controls), so
 ``spec_impact`` over 10,000 lots is bound by the engine, not by round trips.
+Invalidations are read through ``Result.invalidation`` (the release side owns
+the record; QC only reads its reason).
 """
 
 from __future__ import annotations
@@ -13,14 +15,23 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from qc.evaluation import ControlInput, LotInput, ResultInput, RunInput, SpecLine
+from django.utils import timezone
+
+from qc.evaluation import (
+    ControlInput,
+    LotEvaluation,
+    LotInput,
+    ResultInput,
+    RunInput,
+    SpecLine,
+    evaluate_lot,
+)
 from qc.evaluation.types import Qualifier
 from qc.models import (
     AssayRun,
     Lot,
     ReferenceMaterialLimit,
     Result,
-    ResultInvalidation,
     RunControl,
     Specification,
     SpecificationLine,
@@ -37,7 +48,7 @@ class LotInputs:
     runs: tuple[RunInput, ...]
 
 
-def spec_lines_of(specification: Specification) -> list[SpecLine]:
+def spec_lines_of(*, specification: Specification) -> list[SpecLine]:
     lines = SpecificationLine.objects.filter(specification=specification).select_related("test")
     return [
         SpecLine(
@@ -75,7 +86,7 @@ def _fact(value: Any) -> str | int | Decimal:
     return str(value)
 
 
-def lot_input_of(lot_number: str, process: Mapping[str, Any]) -> LotInput:
+def lot_input_of(*, lot_number: str, process: Mapping[str, Any]) -> LotInput:
     return LotInput(
         lot_number=lot_number,
         process_facts={key: _fact(value) for key, value in (process or {}).items()},
@@ -150,7 +161,7 @@ def _runs(run_ids: set[int]) -> dict[int, RunInput]:
     }
 
 
-def inputs_for_lots(lots: Sequence[Lot] | Iterable[Lot]) -> dict[int, LotInputs]:
+def inputs_for_lots(*, lots: Sequence[Lot] | Iterable[Lot]) -> dict[int, LotInputs]:
     """The engine inputs of each lot, keyed by lot pk, in a fixed number of queries."""
     lots = list(lots)
     lot_ids = [lot.pk for lot in lots]
@@ -171,19 +182,15 @@ def inputs_for_lots(lots: Sequence[Lot] | Iterable[Lot]) -> dict[int, LotInputs]
             "performed_by",
             "raw_data",
             "supersedes_id",
+            "invalidation__reason",
         )
     )
     superseded = {row["supersedes_id"] for row in rows if row["supersedes_id"]}
-    invalidations = dict(
-        ResultInvalidation.objects.filter(result__lot_id__in=lot_ids).values_list(
-            "result_id", "reason"
-        )
-    )
     runs = _runs({row["run_id"] for row in rows if row["run_id"]})
     by_lot: dict[int, list[ResultInput]] = defaultdict(list)
     runs_by_lot: dict[int, set[int]] = defaultdict(set)
     for row in rows:
-        reason = invalidations.get(row["pk"])
+        reason = row["invalidation__reason"]
         value = row["canonical_value"]
         by_lot[row["lot_id"]].append(
             ResultInput(
@@ -209,9 +216,18 @@ def inputs_for_lots(lots: Sequence[Lot] | Iterable[Lot]) -> dict[int, LotInputs]
             runs_by_lot[row["lot_id"]].add(row["run_id"])
     return {
         lot.pk: LotInputs(
-            lot=lot_input_of(lot.lot_number, lot.process),
+            lot=lot_input_of(lot_number=lot.lot_number, process=lot.process),
             results=tuple(by_lot.get(lot.pk, ())),
             runs=tuple(runs[run_id] for run_id in sorted(runs_by_lot.get(lot.pk, ()))),
         )
         for lot in lots
     }
+
+
+def lot_evaluate_now(*, lot: Lot) -> LotEvaluation:
+    """Evaluate a lot against its bound specification now, storing nothing."""
+    spec_lines = spec_lines_of(specification=lot.specification)
+    inputs = inputs_for_lots(lots=[lot])[lot.pk]
+    return evaluate_lot(
+        inputs.lot, spec_lines, inputs.results, inputs.runs, evaluated_at=timezone.now()
+    )

@@ -14,10 +14,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from django.db import connections
-from django.db.models import OuterRef, Subquery
 
 from qc.evaluation import CompiledSpec, compile_spec, evaluate_lot
-from qc.models import Evaluation, Lot, Specification
+from qc.models import Lot, Specification
+from qc.selectors import lots_with_current_verdict
 from qc.services.evaluation_inputs import inputs_for_lots, spec_lines_of
 
 CHUNK = 1000
@@ -39,14 +39,12 @@ class LotImpact:
 
 
 def _impact_of_chunk(compiled: CompiledSpec, lot_ids: Sequence[int]) -> list[LotImpact]:
-    current = Evaluation.objects.filter(lot=OuterRef("pk")).order_by("-pk").values("verdict")[:1]
     lots = list(
-        Lot.objects.filter(pk__in=lot_ids)
-        .annotate(current_verdict=Subquery(current))
+        lots_with_current_verdict(lots=Lot.objects.filter(pk__in=lot_ids))
         .only("pk", "lot_number", "process")
         .order_by("pk")
     )
-    inputs = inputs_for_lots(lots)
+    inputs = inputs_for_lots(lots=lots)
     impacts = []
     for lot in lots:
         data = inputs[lot.pk]
@@ -68,7 +66,7 @@ def _impact_in_child(lot_ids: Sequence[int]) -> list[LotImpact]:
 
 
 def specification_impact(
-    specification: Specification, *, processes: int = 1
+    *, specification: Specification, processes: int = 1
 ) -> Iterator[LotImpact]:
     """Evaluate every lot of the product against ``specification``; yield each outcome.
 
@@ -76,7 +74,7 @@ def specification_impact(
     threaded web server.
     """
     global _compiled_for_children
-    compiled = compile_spec(spec_lines_of(specification))
+    compiled = compile_spec(spec_lines_of(specification=specification))
     lot_ids = list(
         Lot.objects.filter(product_id=specification.product_id)
         .order_by("pk")

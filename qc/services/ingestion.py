@@ -26,9 +26,9 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from qc.models import AssayRun, Lot, LotStatus, Result, ResultKind, TestMethod
+from qc import hooks
+from qc.models import AssayRun, Lot, Result, ResultKind, TestMethod
 from qc.services.common import Principal, actor_of, posted_by
-from qc.services.errors import InputError, InvalidInput, NotFound, StateConflict
 from qc.services.lots import (
     lot_data_changed,
     lot_evaluation_enqueue_on_commit,
@@ -43,10 +43,9 @@ from qc.services.values import (
     posted_text,
     short_text,
 )
-from releases.lifecycle import lot_mark_in_testing
 from services.audit.actions import AuditAction
 from services.audit.services import Change, audit_record_many
-from services.errors import Problem
+from services.errors import InvalidInput, Problem, Refused, lot_not_found
 from services.observability import current_request_id
 
 ITEM_FIELDS = frozenset(
@@ -103,7 +102,9 @@ class RecordedResult:
 
 
 @dataclass(frozen=True, slots=True)
-class ResultsRecorded:
+class ResultsReceipt:
+    """What a bulk post stored: the answer to the client."""
+
     lot_number: str
     lot_status: str
     data_version: int
@@ -175,17 +176,17 @@ class _Validator:
         )
         self.claimed: dict[int, int] = {}
 
-    def error(self, index: int, field: str | None, reason: str) -> None:
-        self.errors.append(InputError(field, reason, index))
+    def error(self, index: int, field: str | None, reason: str, *, code: str) -> None:
+        self.errors.append(Problem(code, reason, field, index))
 
     def validate(self, index: int, item: Any) -> _Row | None:
         if not isinstance(item, Mapping):
-            self.error(index, None, "each result must be an object")
+            self.error(index, None, "each result must be an object", code="not_an_object")
             return None
         unknown = item.keys() - ITEM_FIELDS
         if unknown:
             for name in sorted(unknown):
-                self.error(index, name, "unknown field")
+                self.error(index, name, "unknown field", code="unknown_field")
             return None
         before = len(self.errors)
         test = self._test(index, item.get("test"))
@@ -194,61 +195,85 @@ class _Validator:
             try:
                 row = self._values(index, item, test)
             except Bad as bad:
-                self.error(index, bad.field, bad.reason)
+                self.errors.append(bad.problem(index=index))
         for check in (self._run, self._supersedes, self._rest):
             try:
                 check(index, item, test, row)
             except Bad as bad:
-                self.error(index, bad.field, bad.reason)
+                self.errors.append(bad.problem(index=index))
         return row if len(self.errors) == before else None
 
     def _test(self, index: int, code: Any) -> TestMethod | None:
         if code is None:
-            self.error(index, "test", "is required (a test method code)")
+            self.error(index, "test", "is required (a test method code)", code="required")
             return None
         test = self.tests.get(code) if isinstance(code, str) else None
         if test is None:
-            self.error(index, "test", f"unknown test method {code!r}")
+            self.error(index, "test", f"unknown test method {code!r}", code="unknown_test")
             return None
         if not test.active:
-            self.error(index, "test", f"test method {code} is inactive")
+            self.error(index, "test", f"test method {code} is inactive", code="test_inactive")
             return None
         return test
 
     def _values(self, index: int, item: Mapping[str, Any], test: TestMethod) -> _Row:
         if "value" not in item or item["value"] is None:
-            raise Bad("value", "is required")
-        posted = posted_text(item["value"], "value")
+            raise Bad("value", "is required", code="required")
+        posted = posted_text(value=item["value"], field="value")
         if not posted.strip():
-            raise Bad("value", "is empty")
+            raise Bad("value", "is empty", code="blank")
         if len(posted) > 200:
-            raise Bad("value", "is longer than 200 characters")
+            raise Bad("value", "is longer than 200 characters", code="too_long")
         unit = item.get("unit")
         qualifier = item.get("qualifier")
         if qualifier not in (None, "", "<", ">"):
-            raise Bad("qualifier", "must be '<', '>' or absent")
+            raise Bad("qualifier", "must be '<', '>' or absent", code="qualifier_invalid")
         numeric = canonical_value = None
         text_value = ""
         if test.result_kind == ResultKind.NUMERIC:
-            embedded, number_value = number(posted)
+            embedded, number_value = number(text=posted)
             if embedded and qualifier and embedded != qualifier:
-                raise Bad("qualifier", f"'{qualifier}' contradicts the value {posted!r}")
+                raise Bad(
+                    "qualifier",
+                    f"'{qualifier}' contradicts the value {posted!r}",
+                    code="qualifier_contradicts_value",
+                )
             qualifier = qualifier or embedded or ""
             if number_value < 0 and not test.allows_negative:
-                raise Bad("value", f"test {test.code} does not allow negative values")
+                raise Bad(
+                    "value",
+                    f"test {test.code} does not allow negative values",
+                    code="negative_not_allowed",
+                )
             if not isinstance(unit, str) or not unit.strip():
                 raise Bad(
-                    "unit", f"is required for numeric test {test.code} ({test.canonical_unit})"
+                    "unit",
+                    f"is required for numeric test {test.code} ({test.canonical_unit})",
+                    code="required",
                 )
-            canonical_value = canonical(number_value, unit, test.canonical_unit)
-            numeric = exact_fit(number_value)
+            canonical_value = canonical(
+                value=number_value, unit=unit, canonical_unit=test.canonical_unit
+            )
+            numeric = exact_fit(value=number_value)
         else:
             if unit not in (None, ""):
-                raise Bad("unit", f"test {test.code} is {test.result_kind}; it takes no unit")
+                raise Bad(
+                    "unit",
+                    f"test {test.code} is {test.result_kind}; it takes no unit",
+                    code="unit_not_allowed",
+                )
             if qualifier:
-                raise Bad("qualifier", f"test {test.code} is {test.result_kind}; no qualifier")
+                raise Bad(
+                    "qualifier",
+                    f"test {test.code} is {test.result_kind}; no qualifier",
+                    code="qualifier_not_allowed",
+                )
             if not isinstance(item["value"], str):
-                raise Bad("value", f"test {test.code} is {test.result_kind}; send a text")
+                raise Bad(
+                    "value",
+                    f"test {test.code} is {test.result_kind}; send a text",
+                    code="wrong_type",
+                )
             text_value = self._text_value(test, posted)
             unit = ""
         return _Row(
@@ -275,7 +300,7 @@ class _Validator:
         if test.result_kind == ResultKind.DETECTION:
             value = DETECTION_VALUES.get(key)
             if value is None:
-                raise Bad("value", "must be 'detected' or 'not detected'")
+                raise Bad("value", "must be 'detected' or 'not detected'", code="value_not_allowed")
             return value
         allowed = test.allowed_values or []
         if not allowed:
@@ -287,6 +312,7 @@ class _Validator:
             "value",
             f"{posted!r} is not an allowed value of test {test.code} "
             f"(allowed: {', '.join(map(str, allowed))})",
+            code="value_not_allowed",
         )
 
     def _run(self, index: int, item: Mapping[str, Any], test: Any, row: _Row | None) -> None:
@@ -295,12 +321,17 @@ class _Validator:
             return
         run = self.runs.get(ref) if isinstance(ref, str) else None
         if run is None:
-            raise Bad("run", f"unknown assay run {ref!r} (post it to /api/v1/assay-runs/ first)")
+            raise Bad(
+                "run",
+                f"unknown assay run {ref!r} (post it to /api/v1/assay-runs/ first)",
+                code="unknown_run",
+            )
         if test is not None and run.method.technique.casefold() != test.technique.casefold():
             raise Bad(
                 "run",
                 f"run {ref} is a {run.method.technique} run; "
                 f"test {test.code} is measured by {test.technique}",
+                code="run_technique_mismatch",
             )
         if row is not None:
             row.run = run
@@ -310,46 +341,71 @@ class _Validator:
         reason = item.get("supersede_reason")
         if target is None:
             if reason not in (None, ""):
-                raise Bad("supersede_reason", "given without 'supersedes'")
+                raise Bad(
+                    "supersede_reason",
+                    "given without 'supersedes'",
+                    code="supersede_reason_without_supersedes",
+                )
             return
-        target = integer(target, "supersedes")
+        target = integer(value=target, field="supersedes")
         found = self.targets.get(target)
         if found is None:
-            raise Bad("supersedes", f"result {target} does not exist")
+            raise Bad("supersedes", f"result {target} does not exist", code="supersedes_unknown")
         lot_id, test_id = found
         if lot_id != self.lot.pk:
-            raise Bad("supersedes", f"result {target} belongs to another lot")
+            raise Bad(
+                "supersedes",
+                f"result {target} belongs to another lot",
+                code="supersedes_other_lot",
+            )
         if test is not None and test_id != test.pk:
-            raise Bad("supersedes", f"result {target} is a result of another test")
+            raise Bad(
+                "supersedes",
+                f"result {target} is a result of another test",
+                code="supersedes_other_test",
+            )
         if target in self.already_superseded:
             raise Bad(
                 "supersedes",
                 f"result {target} is already superseded by result "
                 f"{self.already_superseded[target]}",
+                code="already_superseded",
             )
         if target in self.claimed:
-            raise Bad("supersedes", f"item {self.claimed[target]} supersedes result {target} too")
+            raise Bad(
+                "supersedes",
+                f"item {self.claimed[target]} supersedes result {target} too",
+                code="supersedes_claimed_twice",
+            )
         self.claimed[target] = index
         if not isinstance(reason, str) or not reason.strip():
-            raise Bad("supersede_reason", "is required when a result supersedes another")
+            raise Bad(
+                "supersede_reason",
+                "is required when a result supersedes another",
+                code="reason_required",
+            )
         if row is not None:
             row.supersedes = target
             row.supersede_reason = reason.strip()
 
     def _rest(self, index: int, item: Mapping[str, Any], test: Any, row: _Row | None) -> None:
         replicate = item.get("replicate")
-        replicate = 1 if replicate is None else integer(replicate, "replicate")
+        replicate = 1 if replicate is None else integer(value=replicate, field="replicate")
         if not 1 <= replicate <= 32767:
-            raise Bad("replicate", "must be between 1 and 32767")
-        performed_by = short_text(item.get("performed_by"), "performed_by", 150)
-        performed_at = moment(item.get("performed_at"), "performed_at", self.now)
+            raise Bad("replicate", "must be between 1 and 32767", code="out_of_range")
+        performed_by = short_text(value=item.get("performed_by"), field="performed_by", limit=150)
+        performed_at = moment(value=item.get("performed_at"), field="performed_at", now=self.now)
         raw = item.get("raw_data")
         raw_text = None
         if raw is not None:
             try:
                 raw_text = json.dumps(raw, allow_nan=False, separators=(",", ":"))
             except ValueError:
-                raise Bad("raw_data", "contains NaN or Infinity, which JSON cannot hold") from None
+                raise Bad(
+                    "raw_data",
+                    "contains NaN or Infinity, which JSON cannot hold",
+                    code="raw_data_not_finite",
+                ) from None
         if row is not None:
             row.replicate = replicate
             row.performed_by = performed_by
@@ -362,24 +418,28 @@ class _Validator:
 # ---------------------------------------------------------------------------
 
 
-def results_record(*, lot_number: str, items: Any, by: Principal) -> ResultsRecorded:
+def results_record(*, lot_number: str, items: Any, by: Principal) -> ResultsReceipt:
     """Store a batch of results for one lot, all or none; see the module docstring.
 
-    Raises :class:`NotFound` (unknown lot), :class:`InvalidInput` (every problem,
-    by item index and field) or :class:`StateConflict` (a concurrent supersession).
+    Raises :class:`~services.errors.NotFound` (unknown lot),
+    :class:`~services.errors.InvalidInput` (every problem, by item index, field and
+    code) or :class:`~services.errors.Refused` (a concurrent supersession).
     Runs in the caller's transaction if there is one (the API's idempotency
     wrapper), else in its own.
     """
     if not isinstance(items, list) or not items:
-        raise InvalidInput.single("results", "must be a non-empty list of results")
+        code = "required" if items is None else "empty" if items == [] else "not_a_list"
+        raise InvalidInput.single("results", "must be a non-empty list of results", code=code)
     limit = settings.RESULTS_PER_REQUEST_LIMIT
     if len(items) > limit:
         raise InvalidInput.single(
-            "results", f"{len(items)} results in one request; the limit is {limit}"
+            "results",
+            f"{len(items)} results in one request; the limit is {limit}",
+            code="too_many_results",
         )
     lot = Lot.objects.filter(lot_number=lot_number).first()
     if lot is None:
-        raise NotFound(f"lot {lot_number} does not exist")
+        raise lot_not_found(lot_number)
     now = timezone.now()
     validator = _Validator(lot, items, now)
     rows = [row for index, item in enumerate(items) if (row := validator.validate(index, item))]
@@ -391,18 +451,21 @@ def results_record(*, lot_number: str, items: Any, by: Principal) -> ResultsReco
         except IntegrityError as exc:
             constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
             if constraint and "supersedes" in constraint:
-                raise StateConflict(
-                    "a result named in 'supersedes' was superseded by another request meanwhile"
+                raise Refused(
+                    "a result named in 'supersedes' was superseded by another request meanwhile",
+                    code="superseded_meanwhile",
                 ) from exc
             raise
         data_version, status = lot_data_changed(lot_id=lot.pk)
         lot.data_version, lot.status = data_version, status
-        actor = actor_of(by)
+        actor = actor_of(principal=by)
         audit_record_many(actor=actor, changes=_audit_changes(rows, ids, lot))
-        if status == LotStatus.QUARANTINED:
-            lot_mark_in_testing(lot=lot, actor=actor)
-        lot_evaluation_enqueue_on_commit(lot.pk)
-    return ResultsRecorded(
+        # The release side reacts in this transaction (the first result: in testing).
+        hooks.results_recorded.emit(
+            hooks.ResultsRecorded(lot=lot, actor=actor, result_ids=tuple(ids))
+        )
+        lot_evaluation_enqueue_on_commit(lot_id=lot.pk)
+    return ResultsReceipt(
         lot_number=lot.lot_number,
         lot_status=lot.status,
         data_version=lot.data_version,
@@ -424,7 +487,7 @@ def results_record(*, lot_number: str, items: Any, by: Principal) -> ResultsReco
 
 def _insert(rows: list[_Row], *, lot: Lot, by: Principal, received_at: datetime) -> list[int]:
     """COPY the rows into qc_result with ids drawn from its sequence first; return the ids."""
-    client, user = posted_by(by)
+    client, user = posted_by(principal=by)
     client_id = client.pk if client is not None else None
     user_id = user.pk if user is not None else None
     request_id = current_request_id()

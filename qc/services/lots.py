@@ -16,13 +16,13 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from qc import hooks, tasks
 from qc.models import Lot, Product, Specification, SpecificationStatus
 from qc.services.common import Principal, actor_of, posted_by
-from qc.services.errors import InputError, InvalidInput, NotAllowed, NotFound, StateConflict
-from services.accounts.models import Role, User
+from services.accounts.models import User
 from services.audit.actions import AuditAction
 from services.audit.services import audit_record
-from services.errors import Problem
+from services.errors import InvalidInput, Problem, Refused, lot_not_found
 
 # Lot numbers travel in URLs (/api/v1/lots/<lot_number>/): no slashes, no spaces.
 LOT_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
@@ -38,7 +38,7 @@ _DEFINITION_KEYS = {"type", "choices", "required", "label", "help"}
 # ---------------------------------------------------------------------------
 
 
-def process_fields_check(definition: Any) -> list[str]:
+def process_fields_check(*, definition: Any) -> list[str]:
     """Problems with a product's ``process_fields`` definition (empty list: fine)."""
     if not isinstance(definition, Mapping):
         return ["process fields must be an object mapping field names to definitions"]
@@ -65,43 +65,46 @@ def process_fields_check(definition: Any) -> list[str]:
     return problems
 
 
-def _fact_problem(spec: Mapping[str, Any], value: Any) -> str | None:
+def _fact_problem(spec: Mapping[str, Any], value: Any) -> tuple[str, str] | None:
+    """(code, reason) when ``value`` does not fit the declared fact, else None."""
     kind = spec.get("type")
     if kind == "text":
-        if not isinstance(value, str) or not value.strip():
-            return "must be non-empty text"
+        if not isinstance(value, str):
+            return "wrong_type", "must be non-empty text"
+        if not value.strip():
+            return "blank", "must be non-empty text"
     elif kind == "choice":
         choices = spec.get("choices") or []
         if value not in choices:
-            return f"must be one of: {', '.join(map(str, choices))}"
+            return "not_a_choice", f"must be one of: {', '.join(map(str, choices))}"
     elif kind == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            return "must be a number"
+            return "value_not_a_number", "must be a number"
         try:
             if not Decimal(str(value)).is_finite():
-                return "must be a finite number"
+                return "value_not_finite", "must be a finite number"
         except InvalidOperation:
-            return "must be a number"
+            return "value_not_a_number", "must be a number"
     elif kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
-            return "must be a whole number"
+            return "not_a_whole_number", "must be a whole number"
     elif kind == "boolean":
         if not isinstance(value, bool):
-            return "must be true or false"
+            return "not_a_boolean", "must be true or false"
     elif kind == "date":
         try:
             date.fromisoformat(value)
         except (TypeError, ValueError):
-            return "must be a date (YYYY-MM-DD)"
+            return "not_a_date", "must be a date (YYYY-MM-DD)"
     return None
 
 
-def process_validate(product: Product, process: Any) -> list[Problem]:
+def process_validate(*, product: Product, process: Any) -> list[Problem]:
     """Check a lot's process facts against the product's declared fields."""
     if process is None:
         process = {}
     if not isinstance(process, Mapping):
-        return [InputError("process", "must be an object of process facts")]
+        return [Problem("not_an_object", "must be an object of process facts", "process")]
     declared: Mapping[str, Any] = product.process_fields or {}
     errors = []
     for name, value in process.items():
@@ -109,20 +112,21 @@ def process_validate(product: Product, process: Any) -> list[Problem]:
         if spec is None:
             known = ", ".join(sorted(declared)) or "none"
             errors.append(
-                InputError(
-                    f"process.{name}",
+                Problem(
+                    "unknown_process_field",
                     f"unknown process field for product {product.code} (declared: {known})",
+                    f"process.{name}",
                 )
             )
             continue
         problem = None if value is None else _fact_problem(spec, value)
         if value is None and spec.get("required"):
-            problem = "is required"
+            problem = ("required", "is required")
         if problem:
-            errors.append(InputError(f"process.{name}", problem))
+            errors.append(Problem(problem[0], problem[1], f"process.{name}"))
     for name, spec in declared.items():
         if spec.get("required") and name not in process:
-            errors.append(InputError(f"process.{name}", "is required"))
+            errors.append(Problem("required", "is required", f"process.{name}"))
     return errors
 
 
@@ -145,23 +149,26 @@ def lot_create(
     errors: list[Problem] = []
     if not LOT_NUMBER.match(lot_number or ""):
         errors.append(
-            InputError(
-                "lot_number",
+            Problem(
+                "lot_number_invalid",
                 "must be 1-64 characters: letters, digits and . _ : + - (no spaces or slashes)",
+                "lot_number",
             )
         )
     product = Product.objects.filter(code=product_code).first()
     if product is None:
-        errors.append(InputError("product", f"unknown product {product_code!r}"))
+        errors.append(Problem("unknown_product", f"unknown product {product_code!r}", "product"))
     today = timezone.now().date()
     if manufactured_on > today + timedelta(days=1):
-        errors.append(InputError("manufactured_on", "is in the future"))
+        errors.append(Problem("in_the_future", "is in the future", "manufactured_on"))
     if product is not None and expires_on is None and product.shelf_life_days:
         expires_on = manufactured_on + timedelta(days=product.shelf_life_days)
     if expires_on is not None and expires_on < manufactured_on:
-        errors.append(InputError("expires_on", "is before manufactured_on"))
+        errors.append(
+            Problem("expires_before_manufacture", "is before manufactured_on", "expires_on")
+        )
     if product is not None:
-        errors.extend(process_validate(product, process))
+        errors.extend(process_validate(product=product, process=process))
     if errors:
         raise InvalidInput(errors)
     assert product is not None
@@ -169,11 +176,12 @@ def lot_create(
         product=product, status=SpecificationStatus.EFFECTIVE
     ).first()
     if specification is None:
-        raise StateConflict(
+        raise Refused(
             f"product {product.code} has no effective specification; "
-            "QA must approve one before lots can be registered"
+            "QA must approve one before lots can be registered",
+            code="no_effective_specification",
         )
-    client, user = posted_by(by)
+    client, user = posted_by(principal=by)
     try:
         with transaction.atomic():
             lot = Lot.objects.create(
@@ -188,7 +196,7 @@ def lot_create(
                 created_by_user=user,
             )
             audit_record(
-                actor=actor_of(by),
+                actor=actor_of(principal=by),
                 action=AuditAction.LOT_CREATED,
                 object_type="lot",
                 object_id=lot.lot_number,
@@ -205,7 +213,7 @@ def lot_create(
             )
     except IntegrityError as exc:
         if Lot.objects.filter(lot_number=lot_number).exists():
-            raise StateConflict(f"lot {lot_number} already exists") from exc
+            raise Refused(f"lot {lot_number} already exists", code="lot_exists") from exc
         raise
     return lot
 
@@ -213,7 +221,7 @@ def lot_create(
 def lot_get(*, lot_number: str) -> Lot:
     lot = Lot.objects.filter(lot_number=lot_number).first()
     if lot is None:
-        raise NotFound(f"lot {lot_number} does not exist")
+        raise lot_not_found(lot_number)
     return lot
 
 
@@ -231,19 +239,18 @@ def lot_data_changed(*, lot_id: int) -> tuple[int, str]:
         )
         row = cursor.fetchone()
     if row is None:
-        raise NotFound(f"lot #{lot_id} does not exist")
+        raise lot_not_found(f"#{lot_id}")
     return int(row[0]), str(row[1])
 
 
-def lot_evaluation_enqueue_on_commit(lot_id: int) -> None:
+def lot_evaluation_enqueue_on_commit(*, lot_id: int) -> None:
     """Ask for an evaluation of the lot once the transaction commits.
 
     The reconciler finds lots whose data are newer than their evaluation anyway,
     so the enqueue is an optimisation, never the only record of pending work.
     """
-    from qc.tasks import enqueue_lot_evaluation
-
-    transaction.on_commit(lambda: enqueue_lot_evaluation(lot_id))
+    # tasks.enqueue_lot_evaluation is looked up when the commit happens (tests swap it).
+    transaction.on_commit(lambda: tasks.enqueue_lot_evaluation(lot_id))
 
 
 @transaction.atomic
@@ -251,25 +258,32 @@ def lot_rebind_specification(
     *, lot_number: str, specification_id: int, by: User, reason: str
 ) -> Lot:
     """QA binds a lot to another effective version of its product's spec, with a reason."""
-    if not isinstance(by, User) or not by.has_role(Role.QA_OFFICER):
-        raise NotAllowed("only a QA officer may rebind a lot to another specification")
+    hooks.person_policy.require_person(hooks.SPECIFICATION_REBIND, by)
     if not reason or not reason.strip():
-        raise InvalidInput.single("reason", "a reason is required to rebind a lot")
+        raise InvalidInput.single(
+            "reason", "a reason is required to rebind a lot", code="reason_required"
+        )
     lot = Lot.objects.select_for_update().filter(lot_number=lot_number).first()
     if lot is None:
-        raise NotFound(f"lot {lot_number} does not exist")
+        raise lot_not_found(lot_number)
     specification = Specification.objects.filter(pk=specification_id).first()
     if specification is None or specification.product_id != lot.product_id:
         raise InvalidInput.single(
-            "specification", f"no specification #{specification_id} of this lot's product"
+            "specification",
+            f"no specification #{specification_id} of this lot's product",
+            code="unknown_specification",
         )
     if specification.status != SpecificationStatus.EFFECTIVE:
-        raise StateConflict(
+        raise Refused(
             f"specification v{specification.version} is {specification.status}; "
-            "a lot is bound only to the effective version"
+            "a lot is bound only to the effective version",
+            code="specification_not_effective",
         )
     if specification.pk == lot.specification_id:
-        raise StateConflict(f"lot {lot_number} is already bound to v{specification.version}")
+        raise Refused(
+            f"lot {lot_number} is already bound to v{specification.version}",
+            code="already_bound",
+        )
     old = Specification.objects.get(pk=lot.specification_id)
     lot.specification = specification
     lot.save(update_fields=["specification"])
@@ -283,5 +297,5 @@ def lot_rebind_specification(
         new_values={"specification_id": specification.pk, "version": specification.version},
         reason=reason.strip(),
     )
-    lot_evaluation_enqueue_on_commit(lot.pk)
+    lot_evaluation_enqueue_on_commit(lot_id=lot.pk)
     return lot

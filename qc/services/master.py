@@ -56,7 +56,7 @@ def _value(instance: models.Model, name: str) -> Any:
     return field.value_from_object(instance)  # type: ignore[union-attr]
 
 
-def master_data_problems(instance: models.Model) -> dict[str, str]:
+def master_data_problems(*, instance: models.Model) -> dict[str, str]:
     """Domain checks a form cannot express: a parseable canonical unit, process fields."""
     problems: dict[str, str] = {}
     if isinstance(instance, TestMethod):
@@ -74,7 +74,7 @@ def master_data_problems(instance: models.Model) -> dict[str, str]:
         ):
             problems["allowed_values"] = "must be a list of texts"
     if isinstance(instance, Product):
-        found = process_fields_check(instance.process_fields)
+        found = process_fields_check(definition=instance.process_fields)
         if found:
             problems["process_fields"] = "; ".join(found)
     if isinstance(instance, ReferenceMaterialLimit) and (

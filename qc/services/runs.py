@@ -28,11 +28,10 @@ from qc.models import (
     TestMethod,
 )
 from qc.services.common import Principal, actor_of, posted_by
-from qc.services.errors import InputError, InvalidInput, StateConflict
 from qc.services.values import Bad, canonical, moment, number, posted_text, short_text
 from services.audit.actions import AuditAction
 from services.audit.services import audit_record
-from services.errors import Problem
+from services.errors import InvalidInput, Problem, Refused
 
 CONTROL_FIELDS = frozenset({"reference_material", "reference_lot", "test", "value", "unit"})
 
@@ -51,7 +50,7 @@ def _controls(controls: Any) -> tuple[list[_Control], list[Problem]]:
     if controls is None:
         return [], []
     if not isinstance(controls, list):
-        return [], [InputError("controls", "must be a list")]
+        return [], [Problem("not_a_list", "must be a list", "controls")]
     keys: set[tuple[str, str]] = set()
     codes: set[str] = set()
     for item in controls:
@@ -82,7 +81,7 @@ def _controls(controls: Any) -> tuple[list[_Control], list[Problem]]:
         try:
             parsed.append(_control(item, materials, tests, limits))
         except Bad as bad:
-            errors.append(InputError(f"controls.{bad.field}", bad.reason, index))
+            errors.append(bad.problem(index=index, prefix="controls."))
     return parsed, errors
 
 
@@ -93,34 +92,44 @@ def _control(
     limits: Mapping[tuple[int, int], ReferenceMaterialLimit],
 ) -> _Control:
     if not isinstance(item, Mapping):
-        raise Bad("", "each control must be an object")
+        raise Bad("", "each control must be an object", code="not_an_object")
     unknown = sorted(item.keys() - CONTROL_FIELDS)
     if unknown:
-        raise Bad(unknown[0], "unknown field")
+        raise Bad(unknown[0], "unknown field", code="unknown_field")
     key = (item.get("reference_material"), item.get("reference_lot"))
     material = materials.get(key)  # type: ignore[arg-type]
     if material is None:
-        raise Bad("reference_material", f"unknown reference material {key[0]!r} lot {key[1]!r}")
+        raise Bad(
+            "reference_material",
+            f"unknown reference material {key[0]!r} lot {key[1]!r}",
+            code="unknown_reference_material",
+        )
     test = tests.get(item.get("test"))  # type: ignore[arg-type]
     if test is None:
-        raise Bad("test", f"unknown test method {item.get('test')!r}")
+        raise Bad("test", f"unknown test method {item.get('test')!r}", code="unknown_test")
     if test.result_kind != ResultKind.NUMERIC:
-        raise Bad("test", f"test {test.code} is not numeric; a control needs a measured number")
+        raise Bad(
+            "test",
+            f"test {test.code} is not numeric; a control needs a measured number",
+            code="test_not_numeric",
+        )
     limit = limits.get((material.pk, test.pk))
     if limit is None:
         raise Bad(
             "test",
             f"reference material {material.code} lot {material.lot} has no certified "
             f"range for test {test.code}",
+            code="no_certified_range",
         )
-    posted = posted_text(item.get("value"), "value")
-    qualifier, value = number(posted)
+    posted = posted_text(value=item.get("value"), field="value")
+    qualifier, value = number(text=posted)
     if qualifier:
-        raise Bad("value", "a control is a measured value; no '<' or '>'")
+        raise Bad(
+            "value", "a control is a measured value; no '<' or '>'", code="qualifier_not_allowed"
+        )
     unit = item.get("unit")
-    return _Control(
-        material, test, posted, str(unit), canonical(value, unit, test.canonical_unit), limit
-    )
+    converted = canonical(value=value, unit=unit, canonical_unit=test.canonical_unit)
+    return _Control(material, test, posted, str(unit), converted, limit)
 
 
 def assay_run_record(
@@ -138,35 +147,45 @@ def assay_run_record(
     now = timezone.now()
     errors: list[Problem] = []
 
-    def check(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def check(fn: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return fn(**kwargs)
         except Bad as bad:
-            errors.append(InputError(bad.field, bad.reason))
+            errors.append(bad.problem())
             return None
 
-    run_id = check(short_text, external_run_id, "external_run_id", 100, required=True)
+    run_id = check(
+        short_text, value=external_run_id, field="external_run_id", limit=100, required=True
+    )
     method = TestMethod.objects.filter(code=method_code).first()
     if method is None:
-        errors.append(InputError("method", f"unknown test method {method_code!r}"))
+        errors.append(Problem("unknown_test", f"unknown test method {method_code!r}", "method"))
     instrument = None
     if instrument_code:
         instrument = Instrument.objects.filter(code=instrument_code).first()
         if instrument is None:
-            errors.append(InputError("instrument", f"unknown instrument {instrument_code!r}"))
+            errors.append(
+                Problem(
+                    "unknown_instrument", f"unknown instrument {instrument_code!r}", "instrument"
+                )
+            )
         elif not instrument.active:
-            errors.append(InputError("instrument", f"instrument {instrument_code} is retired"))
-    analyst = check(short_text, analyst, "analyst", 150) or ""
-    started = check(moment, started_at, "started_at", now, required=True)
-    ended = check(moment, ended_at, "ended_at", now)
+            errors.append(
+                Problem(
+                    "instrument_retired", f"instrument {instrument_code} is retired", "instrument"
+                )
+            )
+    analyst = check(short_text, value=analyst, field="analyst", limit=150) or ""
+    started = check(moment, value=started_at, field="started_at", now=now, required=True)
+    ended = check(moment, value=ended_at, field="ended_at", now=now)
     if started and ended and ended < started:
-        errors.append(InputError("ended_at", "is before started_at"))
+        errors.append(Problem("ends_before_start", "is before started_at", "ended_at"))
     parsed, control_errors = _controls(controls)
     errors.extend(control_errors)
     if errors:
         raise InvalidInput(errors)
     assert method is not None and started is not None
-    client, user = posted_by(by)
+    client, user = posted_by(principal=by)
     try:
         with transaction.atomic():
             run = AssayRun.objects.create(
@@ -193,7 +212,7 @@ def assay_run_record(
                 for c in parsed
             )
             audit_record(
-                actor=actor_of(by),
+                actor=actor_of(principal=by),
                 action=AuditAction.ASSAY_RUN_RECORDED,
                 object_type="assay_run",
                 object_id=run.external_run_id,
@@ -219,6 +238,6 @@ def assay_run_record(
             )
     except IntegrityError as exc:
         if AssayRun.objects.filter(external_run_id=run_id).exists():
-            raise StateConflict(f"assay run {run_id} already exists") from exc
+            raise Refused(f"assay run {run_id} already exists", code="run_exists") from exc
         raise
     return run

@@ -8,48 +8,40 @@ effective version is a new draft that starts as a copy of its lines.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import Max
-from django.http import HttpRequest
 from django.utils import timezone
 
+from qc import hooks
+from qc.evaluation import CRITERIA, CriterionError, validate_params
 from qc.models import Product, Specification, SpecificationLine, SpecificationStatus, TestMethod
-from qc.services.errors import InvalidInput, NotAllowed, NotFound, StateConflict
 from services.accounts.context import AuthContext
-from services.accounts.models import Role, User
+from services.accounts.models import User
 from services.audit.actions import AuditAction
 from services.audit.services import audit_record
+from services.errors import InvalidInput, NotFound, Refused
 from services.esign.models import Meaning
 from services.esign.services import signature_record, signer_authenticate
 
-_CRITERIA: Mapping[str, Any]
-_validate_params: Callable[..., None] | None
-try:  # the evaluation engine owns the criterion types and checks their parameters
-    from qc.evaluation import CRITERIA as _CRITERIA
-    from qc.evaluation import CriterionError as _CriterionError
-    from qc.evaluation import validate_params as _validate_params
-except ImportError:  # pragma: no cover - an engine-less checkout refuses every type
-    _CRITERIA = {}
-    _validate_params = None
-    _CriterionError = ValueError  # type: ignore[assignment,misc]
-
 
 def criterion_types() -> list[str]:
-    return sorted(_CRITERIA)
+    """The criterion types the evaluation engine knows (it checks their parameters too)."""
+    return sorted(CRITERIA)
 
 
-def _require_qa(user: Any, what: str) -> User:
-    if not isinstance(user, User) or not user.has_role(Role.QA_OFFICER):
-        raise NotAllowed(f"only a QA officer may {what}")
-    return user
+def _require_person(user: Any, key: str) -> User:
+    """The person, if the release policy lets them take ``key`` (qc.hooks.person_policy)."""
+    return cast(User, hooks.person_policy.require_person(key, user))
 
 
 def _reason(reason: str | None, field: str = "reason") -> str:
     if not reason or not reason.strip():
-        raise InvalidInput.single(field, "a reason is required (EU GMP Annex 11 §9)")
+        raise InvalidInput.single(
+            field, "a reason is required (EU GMP Annex 11 §9)", code="reason_required"
+        )
     return reason.strip()
 
 
@@ -83,11 +75,13 @@ def specification_create_draft(
     *, product_code: str, by: User, reason: str, title: str = ""
 ) -> Specification:
     """A new, empty draft version of a product's specification."""
-    _require_qa(by, "write specifications")
+    _require_person(by, hooks.SPECIFICATION_AUTHOR)
     reason = _reason(reason)
     product = Product.objects.filter(code=product_code).first()
     if product is None:
-        raise NotFound(f"product {product_code} does not exist")
+        raise NotFound(
+            f"product {product_code} does not exist", code="product_not_found", field="product"
+        )
     spec = Specification.objects.create(
         product=product,
         version=_next_version(product),
@@ -102,11 +96,11 @@ def specification_create_draft(
 @transaction.atomic
 def specification_new_draft(*, specification_id: int, by: User, reason: str) -> Specification:
     """A new draft version copying the lines of ``specification_id`` (to edit a frozen one)."""
-    _require_qa(by, "write specifications")
+    _require_person(by, hooks.SPECIFICATION_AUTHOR)
     reason = _reason(reason)
     source = Specification.objects.select_related("product").filter(pk=specification_id).first()
     if source is None:
-        raise NotFound(f"specification {specification_id} does not exist")
+        raise _specification_not_found(specification_id)
     spec = Specification.objects.create(
         product=source.product,
         version=_next_version(source.product),
@@ -141,26 +135,30 @@ def _check_criterion(
     decimals: int | None,
     test: TestMethod,
 ) -> None:
-    if _validate_params is None or criterion_type not in _CRITERIA:
+    if criterion_type not in CRITERIA:
         known = ", ".join(criterion_types()) or "none available"
         raise InvalidInput.single(
-            "criterion_type", f"unknown criterion type {criterion_type!r} (known: {known})"
+            "criterion_type",
+            f"unknown criterion type {criterion_type!r} (known: {known})",
+            code="unknown_criterion_type",
         )
     if not isinstance(params, Mapping):
-        raise InvalidInput.single("params", "must be an object")
+        raise InvalidInput.single("params", "must be an object", code="not_an_object")
     if alert_params is not None and not isinstance(alert_params, Mapping):
-        raise InvalidInput.single("alert_params", "must be an object or null")
+        raise InvalidInput.single("alert_params", "must be an object or null", code="not_an_object")
     try:
-        _validate_params(
+        validate_params(
             criterion_type,
             params,
             alert_params=alert_params,
             decimals=decimals,
             unit=test.canonical_unit or None,
         )
-    except (_CriterionError, ValueError, TypeError) as exc:
+    except (CriterionError, ValueError, TypeError) as exc:
         field = "alert_params" if "alert" in str(exc) else "params"
-        raise InvalidInput.single(field, getattr(exc, "reason", str(exc))) from exc
+        raise InvalidInput.single(
+            field, getattr(exc, "reason", str(exc)), code="criterion_params_invalid"
+        ) from exc
 
 
 @transaction.atomic
@@ -178,20 +176,21 @@ def specification_line_add(
     position: int | None = None,
 ) -> SpecificationLine:
     """Add a line to a draft; its criterion parameters are checked by the engine now."""
-    _require_qa(by, "write specifications")
+    _require_person(by, hooks.SPECIFICATION_AUTHOR)
     spec = Specification.objects.select_for_update().filter(pk=specification_id).first()
     if spec is None:
-        raise NotFound(f"specification {specification_id} does not exist")
+        raise _specification_not_found(specification_id)
     if spec.status != SpecificationStatus.DRAFT:
-        raise StateConflict(
+        raise Refused(
             f"specification v{spec.version} is {spec.status}: its lines are frozen; "
-            "make a new draft version to change it"
+            "make a new draft version to change it",
+            code="specification_not_draft",
         )
     test = TestMethod.objects.filter(code=test_code).first()
     if test is None:
-        raise InvalidInput.single("test", f"unknown test method {test_code!r}")
+        raise InvalidInput.single("test", f"unknown test method {test_code!r}", code="unknown_test")
     if decimals is not None and not -30 <= decimals <= 15:
-        raise InvalidInput.single("decimals", "must be between -30 and 15")
+        raise InvalidInput.single("decimals", "must be between -30 and 15", code="out_of_range")
     _check_criterion(
         criterion_type=criterion_type,
         params=params,
@@ -203,7 +202,9 @@ def specification_line_add(
     if position is None:
         position = max(taken, default=0) + 1
     elif position in taken:
-        raise InvalidInput.single("position", f"position {position} is taken in this version")
+        raise InvalidInput.single(
+            "position", f"position {position} is taken in this version", code="position_taken"
+        )
     line = SpecificationLine.objects.create(
         specification=spec,
         position=position,
@@ -228,19 +229,19 @@ def specification_line_add(
 def specification_approve(
     *,
     specification_id: int,
-    by: Any,
+    auth: AuthContext,
     password: str,
     reason: str,
-    request: HttpRequest | None = None,
 ) -> Specification:
     """QA approves a draft with a signature; it becomes effective, the old one superseded.
 
+    ``auth`` is who signs, from where (built at the edge: ``AuthContext.from_request``).
     The password is checked first, outside the transaction, so a failed attempt is
     recorded and counts toward the lockout even though nothing is approved.
     """
-    _require_qa(by, "approve specifications")
+    _require_person(auth.principal, hooks.SPECIFICATION_APPROVE)
     reason = _reason(reason)
-    signer = signer_authenticate(auth=_auth_context(by, request), password=password)
+    signer = signer_authenticate(auth=auth, password=password)
     with transaction.atomic():
         spec = (
             Specification.objects.select_for_update()
@@ -249,11 +250,16 @@ def specification_approve(
             .first()
         )
         if spec is None:
-            raise NotFound(f"specification {specification_id} does not exist")
+            raise _specification_not_found(specification_id)
         if spec.status != SpecificationStatus.DRAFT:
-            raise StateConflict(f"specification v{spec.version} is {spec.status}, not a draft")
+            raise Refused(
+                f"specification v{spec.version} is {spec.status}, not a draft",
+                code="specification_not_draft",
+            )
         if not spec.lines.exists():
-            raise StateConflict("a specification without lines cannot be approved")
+            raise Refused(
+                "a specification without lines cannot be approved", code="specification_empty"
+            )
         previous = (
             Specification.objects.select_for_update()
             .filter(product=spec.product, status=SpecificationStatus.EFFECTIVE)
@@ -303,13 +309,16 @@ def specification_approve(
 @transaction.atomic
 def specification_withdraw(*, specification_id: int, by: User, reason: str) -> Specification:
     """Abandon a draft (it stays on record as withdrawn)."""
-    _require_qa(by, "withdraw specifications")
+    _require_person(by, hooks.SPECIFICATION_AUTHOR)
     reason = _reason(reason)
     spec = Specification.objects.select_for_update().filter(pk=specification_id).first()
     if spec is None:
-        raise NotFound(f"specification {specification_id} does not exist")
+        raise _specification_not_found(specification_id)
     if spec.status != SpecificationStatus.DRAFT:
-        raise StateConflict(f"only a draft can be withdrawn; v{spec.version} is {spec.status}")
+        raise Refused(
+            f"only a draft can be withdrawn; v{spec.version} is {spec.status}",
+            code="specification_not_draft",
+        )
     spec.status = SpecificationStatus.WITHDRAWN
     spec.save(update_fields=["status"])
     audit_record(
@@ -324,6 +333,9 @@ def specification_withdraw(*, specification_id: int, by: User, reason: str) -> S
     return spec
 
 
-def _auth_context(by: object, request: HttpRequest | None) -> AuthContext:
-    address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
-    return AuthContext.of(by, client_address=address or "127.0.0.1")  # type: ignore[arg-type]
+def _specification_not_found(specification_id: int) -> NotFound:
+    return NotFound(
+        f"specification {specification_id} does not exist",
+        code="specification_not_found",
+        field="specification",
+    )

@@ -3,6 +3,7 @@
 import django.db.models.deletion
 import pgtrigger.compiler
 import pgtrigger.migrations
+from django.conf import settings
 from django.db import migrations, models
 
 
@@ -11,8 +12,10 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        ('esign', '0001_initial'),
         ('pghistory', '0007_auto_20250421_0444'),
         ('qc', '0001_initial'),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -76,6 +79,24 @@ class Migration(migrations.Migration):
                 'abstract': False,
             },
         ),
+        # ResultInvalidation was first created by qc 0001/0002; it belongs to the OOS
+        # workflow, so its history now lives here (the same table, columns in the same
+        # order, the same triggers); qc's migrations no longer depend on releases.
+        migrations.CreateModel(
+            name='ResultInvalidation',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('reason', models.TextField()),
+                ('invalidated_at', models.DateTimeField()),
+                ('investigation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='invalidations', to='releases.investigation')),
+                ('proposed_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('result', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='invalidation', to='qc.result')),
+                ('signature', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='esign.signature')),
+            ],
+            options={
+                'db_table': 'qc_resultinvalidation',
+            },
+        ),
         migrations.AddConstraint(
             model_name='investigation',
             constraint=models.UniqueConstraint(condition=models.Q(('result__isnull', False)), fields=('result', 'kind'), name='uniq_investigation_result'),
@@ -107,5 +128,13 @@ class Migration(migrations.Migration):
         pgtrigger.migrations.AddTrigger(
             model_name='investigationevent',
             trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='c8e2dd0816b84d54c4e69607bccdfeccc1a5a544', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_1fb83', table='releases_investigationevent', when='BEFORE')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='resultinvalidation',
+            trigger=pgtrigger.compiler.Trigger(name='result_invalidation_append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='738db894d9a8c834ad4095e21fbf20f0860924b2', operation='UPDATE OR DELETE', pgid='pgtrigger_result_invalidation_append_only_00597', table='qc_resultinvalidation', when='BEFORE')),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name='resultinvalidation',
+            trigger=pgtrigger.compiler.Trigger(name='result_invalidation_no_truncate', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot truncate an append-only GMP table'; RETURN NULL;", hash='1ef7502203653430bd5415b548801447f649665c', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_result_invalidation_no_truncate_47037', table='qc_resultinvalidation', when='BEFORE')),
         ),
     ]

@@ -19,6 +19,7 @@ from releases.models.investigations import (
     InvestigationEntry,
     InvestigationKind,
     InvestigationPhase,
+    ResultInvalidation,
 )
 
 __all__ = [
@@ -39,5 +40,6 @@ __all__ = [
     "Notification",
     "NotificationKind",
     "RecallDecision",
+    "ResultInvalidation",
     "ResultReview",
 ]

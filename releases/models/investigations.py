@@ -14,6 +14,7 @@ from typing import Any
 
 import pghistory
 import pgtrigger
+from django.conf import settings
 from django.db import models
 
 from services.audit.triggers import append_only, no_delete
@@ -156,3 +157,36 @@ class InvestigationEntry(models.Model):
             "data": self.data,
             "recorded_by": self.recorded_by,
         }
+
+
+class ResultInvalidation(models.Model):
+    """A result disregarded for an assignable laboratory cause (21 CFR 610.1, FDA OOS).
+
+    Needs a second person's signature; the result itself stays visible.  The OOS
+    workflow owns the record; QC reads its reason as ``result.invalidation``.  The
+    table keeps the name it was created with (``qc_resultinvalidation``).
+    """
+
+    result = models.OneToOneField(
+        "qc.Result", on_delete=models.PROTECT, related_name="invalidation"
+    )
+    reason = models.TextField()
+    investigation = models.ForeignKey(
+        Investigation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invalidations",
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    signature = models.ForeignKey("esign.Signature", on_delete=models.PROTECT, related_name="+")
+    invalidated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "qc_resultinvalidation"
+        triggers = append_only("result_invalidation")
+
+    def __str__(self) -> str:
+        return f"invalidation of result #{self.result_id}"

@@ -26,7 +26,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from qc.evaluation.describe import describe_criterion
+from qc.evaluation.types import verdict_words
 from qc.models import Lot, SpecificationLine
+from qc.selectors import evaluation_lines
 from releases.models import (
     RELEASING_DECISIONS,
     AuditTrailReview,
@@ -140,30 +142,30 @@ def certificate_content(
         for line in SpecificationLine.objects.filter(specification=spec).select_related("test")
     }
     lines = []
-    for line in evaluation.lines if evaluation is not None else []:
-        spec_line = spec_lines.get(line["line_id"])
+    for line in evaluation_lines(evaluation=evaluation) if evaluation is not None else ():
+        spec_line = spec_lines.get(line.line_id)
         params = spec_line.params if spec_line else {}
         unit = spec_line.test.canonical_unit if spec_line else ""
-        shown = [value["text"] for value in line.get("shown_values", []) if value.get("text")]
+        shown = [value.text for value in line.shown_values if value.text]
         lines.append(
             {
-                "line": line["line_id"],
-                "attribute": line["display_name"],
-                "test": line["test_code"],
+                "line": line.line_id,
+                "attribute": line.display_name,
+                "test": line.test_code,
                 "method": spec_line.test.name if spec_line else "",
                 "criterion": criterion_text(
-                    line["criterion_type"],
+                    line.criterion_type,
                     params,
                     unit,
                     spec_line.alert_params if spec_line else None,
                 ),
-                "criterion_type": line["criterion_type"],
-                "required": line["required"],
+                "criterion_type": line.criterion_type,
+                "required": line.required,
                 "result": "; ".join(shown)
-                or ("pending" if line["test_code"] in disposition.pending_tests else "—"),
-                "verdict": line["verdict"],
-                "verdict_text": line["verdict"].replace("_", " "),
-                "reason": line["reason"],
+                or ("pending" if line.test_code in disposition.pending_tests else "—"),
+                "verdict": line.verdict.value,
+                "verdict_text": verdict_words(line.verdict),
+                "reason": line.reason,
             }
         )
     return {

@@ -16,13 +16,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from qc.models import Lot, LotStatus
+from qc.selectors import lot_evaluations
 from releases.models import Decision, Disposition, NotificationKind
 from releases.policy import ACTIONS, CHECKLIST_ACTION, ActionKey, Checklist, lot_state_problems
 from releases.selectors import statement_facts
 from releases.services.commands import Act, lot_command
 from releases.services.dispositions import disposition_record
 from releases.services.errors import Problem, Refused
-from releases.services.guards import current_evaluation, lot_readiness
+from releases.services.guards import lot_readiness
 from releases.services.notifications import notify_qps
 from services.accounts.context import AuthContext
 
@@ -189,7 +190,7 @@ def lot_reject_locked(*, lot: Lot, act: Act, recall: bool = False) -> Dispositio
         decision=Decision.REJECTED,
         status_after=S.REJECTED,
         reason=act.reason,
-        evaluation=current_evaluation(lot),
+        evaluation=lot_evaluations(lot=lot).first(),
         by=act.person,
         actor=act.person.audit_actor(),
         act=act,

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from qc.evaluation.types import LineVerdict, verdict_words
 from qc.models import Evaluation, Lot, LotStatus, Result, SpecificationStatus
-from qc.services.evaluation import lot_evaluate_now
+from qc.selectors import CurrentEvaluation, EvaluationLine, Staleness, lot_current_evaluation
 from releases.lifecycle import status_text
 from releases.models import (
     BLOCKING_KINDS,
@@ -43,12 +43,6 @@ S = LotStatus
 # The checklists are named by the decisions they guard (``?action=`` in the API).
 Action = Checklist
 
-_CONFORMING = ("conforms", "conforms_with_alert")
-_LINE_WORDS = {
-    "does_not_conform": "out of specification",
-    "invalid": "no valid result (the data are invalid; a valid repeat is needed)",
-    "missing": "no result yet",
-}
 _LINE_CODES = {
     "does_not_conform": "line_out_of_specification",
     "invalid": "line_invalid",
@@ -88,12 +82,6 @@ def signer_roles(lot: Lot, action: Action) -> tuple[str, ...]:
     return ACTIONS[CHECKLIST_ACTION[action]].roles_for(lot)
 
 
-def current_evaluation(lot: Lot) -> Evaluation | None:
-    return (
-        Evaluation.objects.filter(lot=lot).select_related("specification").order_by("-pk").first()
-    )
-
-
 def lot_readiness(
     *,
     lot: Lot,
@@ -102,10 +90,11 @@ def lot_readiness(
     pending_tests: Sequence[str] = (),
 ) -> Readiness:
     """Every check of ``action`` on ``lot`` (for ``signer``, when given), none skipped."""
-    evaluation = current_evaluation(lot)
+    current = lot_current_evaluation(lot=lot, recompute=True)
+    evaluation = current.evaluation if current is not None else None
     checks = [
         _status_check(lot, action),
-        _evaluation_check(lot, evaluation, action, pending_tests),
+        _evaluation_check(lot, current, action, pending_tests),
         _specification_check(lot),
         _investigations_check(lot),
         _audit_trail_review_check(lot, evaluation),
@@ -142,75 +131,58 @@ def _status_check(lot: Lot, action: Action) -> Check:
     return Check("status", title, tuple(problems))
 
 
-def _line_name(line: dict[str, Any]) -> str:
-    return str(line.get("display_name") or line.get("test_code"))
-
-
-def _line_problem(line: dict[str, Any], suffix: str = "") -> Problem:
-    name, reason = _line_name(line), str(line["reason"])
-    words = _LINE_WORDS.get(line["verdict"], line["verdict"])
+def _line_problem(line: EvaluationLine, suffix: str = "") -> Problem:
+    name, reason = line.name, line.reason
+    words = verdict_words(line.verdict)
     if reason.startswith(name):  # the engine's reasons start with the line's name
         reason = reason[len(name) :].lstrip(" :—-")
     text = f"{name}: {words} — {reason}" if reason and reason != words else f"{name}: {words}"
-    return Problem(_LINE_CODES.get(line["verdict"], "line_not_conforming"), text + suffix)
+    return Problem(_LINE_CODES.get(line.verdict, "line_not_conforming"), text + suffix)
 
 
-def staleness_problems(lot: Lot, evaluation: Evaluation) -> list[Problem]:
+def staleness_problems(lot: Lot, current: CurrentEvaluation) -> list[Problem]:
     """Why the stored evaluation no longer stands for the lot's data (empty: it does)."""
-    problems: list[Problem] = []
-    if evaluation.specification_id != lot.specification_id:
-        problems.append(
-            Problem(
-                "evaluation_specification_changed",
-                f"The current evaluation #{evaluation.pk} judged specification "
-                f"v{evaluation.specification.version}, but the lot is now bound to "
-                f"v{lot.specification.version}: it must be re-evaluated.",
-            )
-        )
-    if evaluation.data_version < lot.data_version:
-        problems.append(
-            Problem(
-                "evaluation_data_changed",
-                f"The lot's data changed after the current evaluation #{evaluation.pk} "
-                f"(data version {evaluation.data_version}, now {lot.data_version}): "
-                "wait for the re-evaluation.",
-            )
-        )
-    try:
-        fresh = lot_evaluate_now(lot)
-    except Exception as exc:  # a specification the engine refuses, say
-        problems.append(
-            Problem(
-                "evaluation_not_reproducible",
-                f"The lot could not be re-evaluated to confirm the evaluation: {exc}",
-            )
-        )
-    else:
-        if fresh.inputs_digest != evaluation.inputs_digest:
-            problems.append(
-                Problem(
-                    "evaluation_inputs_changed",
-                    f"The evaluation on record (#{evaluation.pk}) no longer matches the lot's "
-                    "data: a fresh computation gives another inputs digest, so it is stale and "
-                    "must be re-evaluated.",
-                )
-            )
-    return problems
+    evaluation = current.evaluation
+    words = {
+        Staleness.SPECIFICATION_REBOUND: (
+            "evaluation_specification_changed",
+            f"The current evaluation #{evaluation.pk} judged specification "
+            f"v{evaluation.specification.version}, but the lot is now bound to "
+            f"v{lot.specification.version}: it must be re-evaluated.",
+        ),
+        Staleness.DATA_CHANGED: (
+            "evaluation_data_changed",
+            f"The lot's data changed after the current evaluation #{evaluation.pk} "
+            f"(data version {evaluation.data_version}, now {lot.data_version}): "
+            "wait for the re-evaluation.",
+        ),
+        Staleness.INPUTS_CHANGED: (
+            "evaluation_inputs_changed",
+            f"The evaluation on record (#{evaluation.pk}) no longer matches the lot's data: a "
+            "fresh computation gives another inputs digest, so it is stale and must be "
+            "re-evaluated.",
+        ),
+        Staleness.NOT_RECOMPUTABLE: (
+            "evaluation_not_reproducible",
+            "The lot could not be re-evaluated to confirm the evaluation: "
+            f"{current.recompute_error}",
+        ),
+    }
+    return [Problem(*words[staleness]) for staleness in current.staleness]
 
 
 def _evaluation_check(
-    lot: Lot, evaluation: Evaluation | None, action: Action, pending_tests: Sequence[str]
+    lot: Lot, current: CurrentEvaluation | None, action: Action, pending_tests: Sequence[str]
 ) -> Check:
     title = "The current evaluation conforms and is up to date (21 CFR 211.165(a))"
-    if evaluation is None:
+    if current is None:
         return Check(
             "evaluation",
             title,
             (Problem("not_evaluated", f"Lot {lot.lot_number} has not been evaluated yet."),),
         )
-    problems = staleness_problems(lot, evaluation)
-    required = [line for line in evaluation.lines if line.get("required", True)]
-    failing = [line for line in required if line["verdict"] not in _CONFORMING]
+    problems = staleness_problems(lot, current)
+    failing = [line for line in current.required_lines if not line.conforms]
     if action == Action.CONDITIONAL_RELEASE:
         problems += _pending_problems(failing, pending_tests)
     else:
@@ -218,7 +190,7 @@ def _evaluation_check(
     return Check("evaluation", title, tuple(problems))
 
 
-def _pending_problems(failing: list[dict[str, Any]], pending_tests: Sequence[str]) -> list[Problem]:
+def _pending_problems(failing: list[EvaluationLine], pending_tests: Sequence[str]) -> list[Problem]:
     """Conditional release: the only non-conforming lines are missing and listed as pending."""
     pending = {str(code).strip() for code in pending_tests if str(code).strip()}
     problems: list[Problem] = []
@@ -232,18 +204,18 @@ def _pending_problems(failing: list[dict[str, Any]], pending_tests: Sequence[str
         )
     missing_codes = set()
     for line in failing:
-        if line["verdict"] != "missing":
+        if line.verdict != LineVerdict.MISSING:
             problems.append(
                 _line_problem(line, " (only tests without a result yet may be pending)")
             )
             continue
-        missing_codes.add(line["test_code"])
-        if line["test_code"] not in pending:
+        missing_codes.add(line.test_code)
+        if line.test_code not in pending:
             problems.append(
                 Problem(
                     "pending_test_not_listed",
-                    f"{_line_name(line)} ({line['test_code']}) has no result yet and is not "
-                    "listed as pending.",
+                    f"{line.name} ({line.test_code}) has no result yet and is not listed as "
+                    "pending.",
                     "pending_tests",
                 )
             )

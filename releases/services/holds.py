@@ -8,12 +8,13 @@ password anyway it is checked, and a wrong one counts toward the lockout.
 
 from __future__ import annotations
 
+from qc.evaluation.types import LineVerdict
 from qc.models import Evaluation, Lot, LotStatus
+from qc.selectors import evaluation_lines, lot_evaluations
 from releases.models import Decision, Disposition, NotificationKind
 from releases.policy import ActionKey
 from releases.services.commands import Act, lot_command
 from releases.services.dispositions import disposition_record
-from releases.services.guards import current_evaluation
 from releases.services.notifications import notify_qa
 from services.accounts.context import AuthContext
 from services.audit.services import Actor
@@ -57,7 +58,7 @@ def _hold_record(lot: Lot, act: Act, decision: Decision, status_after: str) -> D
         decision=decision,
         status_after=status_after,
         reason=act.reason,
-        evaluation=current_evaluation(lot),
+        evaluation=lot_evaluations(lot=lot).first(),
         by=act.person,
         actor=act.person.audit_actor(),
     )
@@ -71,9 +72,9 @@ def lot_flag_conditional_failure(*, lot: Lot, evaluation: Evaluation) -> Disposi
     result (21 CFR 211.192); QA then records a recall decision.
     """
     failing = [
-        str(line.get("display_name") or line.get("test_code"))
-        for line in evaluation.lines
-        if line["verdict"] == "does_not_conform"
+        line.name
+        for line in evaluation_lines(evaluation=evaluation)
+        if line.verdict == LineVerdict.DOES_NOT_CONFORM
     ]
     reason = (
         f"After conditional release, {', '.join(failing) or 'a test'} failed "

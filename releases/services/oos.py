@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from qc.models import Lot, LotStatus, ResultInvalidation
+from qc.models import Lot, LotStatus
 from qc.tasks import enqueue_lot_evaluation
 from releases.lifecycle import lot_distributed
 from releases.models import (
@@ -37,6 +37,7 @@ from releases.models import (
     InvestigationKind,
     InvestigationPhase,
     NotificationKind,
+    ResultInvalidation,
 )
 from releases.policy import ActionKey
 from releases.selectors import pending_invalidation_proposal

@@ -12,12 +12,13 @@ from django.db.models import Max
 from django.utils import timezone
 
 from qc.models import Lot, Result
+from qc.selectors import lot_evaluations
 from releases.models import AuditTrailReview, ResultReview
 from releases.policy import ActionKey
 from releases.selectors import statement_facts
 from releases.services.commands import Act, lot_command
 from releases.services.errors import Problem, Refused
-from releases.services.guards import current_evaluation, ids_text, performed_by
+from releases.services.guards import ids_text, performed_by
 from services.accounts.context import AuthContext
 from services.audit.actions import AuditAction
 from services.audit.models import AuditEvent
@@ -121,7 +122,7 @@ def lot_record_audit_trail_review(
                 reviewer_name=signer.printed_name,
                 reviewed_at=timezone.now(),
                 up_to_sequence=sequence,
-                evaluation=current_evaluation(lot),
+                evaluation=lot_evaluations(lot=lot).first(),
                 comment=act.reason,
             ),
             label=f"lot {lot_number}: audit trail reviewed to #{sequence}",

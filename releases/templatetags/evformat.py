@@ -8,6 +8,9 @@ from typing import Any
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
+from qc.evaluation.types import verdict_words
+from qc.models import LotStatus
+
 register = template.Library()
 
 
@@ -28,10 +31,14 @@ def readable(value: Decimal | None) -> str | SafeString:
 
 
 @register.filter
+def verdict_label(value: str | None) -> str:
+    """A verdict in the system's one vocabulary of verdicts (qc.evaluation)."""
+    return verdict_words(value) if value else ""
+
+
+@register.filter
 def status_label(value: str | None) -> str:
     """A lot status as its label ("ready_for_review" -> "Ready for QA review")."""
-    from qc.models import LotStatus
-
     if not value:
         return "—"
     try:

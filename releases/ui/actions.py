@@ -14,7 +14,9 @@ from typing import Any
 
 from django import forms
 
+from qc.evaluation.types import LineVerdict
 from qc.models import Lot, LotStatus
+from qc.selectors import lot_current_evaluation
 from releases.models import Investigation
 from releases.policy import ACTIONS, ActionKey, Checklist, PolicyAction, may_take
 from releases.services.certificates import certificate_request_correction
@@ -89,13 +91,13 @@ class ActionForm:
 
 def missing_tests(lot: Lot) -> list[tuple[str, str]]:
     """Required tests of the current evaluation still without a result (code, name)."""
-    evaluation = lot.evaluations.order_by("-pk").first()
-    if evaluation is None:
+    current = lot_current_evaluation(lot=lot)
+    if current is None:
         return []
     return [
-        (str(line["test_code"]), f"{line.get('display_name') or ''} ({line['test_code']})")
-        for line in evaluation.lines
-        if line.get("verdict") == "missing" and line.get("test_code")
+        (line.test_code, f"{line.display_name} ({line.test_code})")
+        for line in current.lines
+        if line.verdict == LineVerdict.MISSING and line.test_code
     ]
 
 

@@ -10,10 +10,17 @@ from axes.models import AccessAttempt
 from django import forms
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.urls import reverse
 
+from qc.evaluation.types import LineVerdict
 from qc.models import Evaluation, Lot, LotStatus, Result
+from qc.selectors import (
+    EvaluationLine,
+    lot_current_evaluation,
+    lot_evaluations,
+    lots_with_current_verdict,
+)
 from releases.models import (
     PHASED_KINDS,
     Certificate,
@@ -52,15 +59,19 @@ from services.audit.models import AuditEvent
 from services.esign.models import Signature
 from services.esign.services import signature_verify
 
-EXCEPTION_ORDER = {"does_not_conform": 0, "invalid": 1, "missing": 2, "conforms_with_alert": 3}
+# Review by exception: out-of-specification first, then invalid data, missing, alerts.
+EXCEPTION_ORDER = {
+    LineVerdict.DOES_NOT_CONFORM: 0,
+    LineVerdict.INVALID: 1,
+    LineVerdict.MISSING: 2,
+    LineVerdict.CONFORMS_WITH_ALERT: 3,
+}
 
 
 def lots_overview(*, status: str = "", product: str = "", query: str = "") -> QuerySet[Lot]:
-    current = Evaluation.objects.filter(lot=OuterRef("pk")).order_by("-pk")
     lots = (
-        Lot.objects.select_related("product", "specification")
+        lots_with_current_verdict(lots=Lot.objects.select_related("product", "specification"))
         .annotate(
-            current_verdict=Subquery(current.values("verdict")[:1]),
             open_investigations=Count(
                 "investigations",
                 filter=~Q(investigations__phase=InvestigationPhase.CLOSED),
@@ -141,8 +152,8 @@ class LotPage:
     lot: Lot
     evaluation: Evaluation | None
     stale: bool
-    exceptions: list[dict[str, Any]]
-    conforming: list[dict[str, Any]]
+    exceptions: list[EvaluationLine]
+    conforming: list[EvaluationLine]
     results: list[Result]
     investigations: list[Investigation]
     audit_events: list[AuditEvent]
@@ -150,17 +161,15 @@ class LotPage:
 
 def lot_page(lot_number: str) -> LotPage:
     lot = Lot.objects.select_related("product", "specification").get(lot_number=lot_number)
-    evaluation = Evaluation.objects.filter(lot=lot).order_by("-pk").first()
-    lines = list(evaluation.lines) if evaluation else []
+    current = lot_current_evaluation(lot=lot)
+    evaluation = current.evaluation if current is not None else None
+    lines = list(current.lines) if current is not None else []
     exceptions = sorted(
-        (line for line in lines if line["verdict"] in EXCEPTION_ORDER),
-        key=lambda line: (EXCEPTION_ORDER[line["verdict"]], line["line_id"]),
+        (line for line in lines if line.verdict in EXCEPTION_ORDER),
+        key=lambda line: (EXCEPTION_ORDER[line.verdict], line.line_id),
     )
-    conforming = [line for line in lines if line["verdict"] == "conforms"]
-    stale = bool(evaluation) and (
-        evaluation.data_version < lot.data_version  # type: ignore[union-attr]
-        or evaluation.specification_id != lot.specification_id  # type: ignore[union-attr]
-    )
+    conforming = [line for line in lines if line.verdict == LineVerdict.CONFORMS]
+    stale = current is not None and current.stale
     results = list(
         Result.objects.filter(lot=lot)
         .select_related("test", "run", "posted_by_client", "entered_by_user", "invalidation")
@@ -376,7 +385,7 @@ def lot_record(lot: Lot) -> LotRecord:
         manifest.append(ManifestLine(signature, check.intact, check.reason, source))
     manifest.sort(key=lambda line: (line.signature.signed_at, line.signature.pk))
     by_id = {line.signature.pk: line for line in manifest}
-    current = lot.evaluations.order_by("-pk").values_list("pk", flat=True).first()
+    current = lot_evaluations(lot=lot).values_list("pk", flat=True).first()
     dispositions = [
         DispositionRow(
             disposition=d,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from axes.utils import reset
 from django.db import transaction
 
 from services.accounts.models import ApiClient, Role, User
@@ -81,8 +82,6 @@ def user_upsert(
 @transaction.atomic
 def user_unlock(*, username: str, actor: Actor, reason: str) -> None:
     """Lift a lockout (21 CFR 11.300(d)); only an administrator, with a reason."""
-    from axes.utils import reset
-
     removed = reset(username=username)
     audit_record(
         actor=actor,

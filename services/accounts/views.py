@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 
@@ -11,8 +11,6 @@ def locked_out(
 ) -> HttpResponse:
     """Shown (and answered to the API) once an account is locked (21 CFR 11.300(d))."""
     if request.path.startswith("/api/"):
-        from django.http import JsonResponse
-
         return JsonResponse(
             {
                 "detail": "This account is locked after repeated failed attempts. "

@@ -8,6 +8,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from services.accounts.models import ApiClient
+from services.audit.actor import Actor
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -35,8 +36,6 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-def actor_of(request: Any) -> Any:
+def actor_of(request: Any) -> Actor:
     """The user or machine client behind a request, for audit and attribution."""
-    from services.audit.services import Actor
-
     return Actor.of(getattr(request, "user", None))

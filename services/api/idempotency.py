@@ -99,14 +99,17 @@ def idempotent(request: Request, handler: Callable[[], Response]) -> HttpRespons
         if stored.request_hash != fingerprint:
             raise Unprocessable(
                 f"{HEADER} {key!r} was used for a different request; "
-                "use a new key for a new request"
+                "use a new key for a new request",
+                code="idempotency_key_reused",
             )
         if stored.status == IdempotencyStatus.COMPLETED:
             return _replay(stored)
         response = _work(stored.id, fingerprint, handler)
         if response is not None:
             return response
-    raise Conflict(f"the request with {HEADER} {key!r} is still in flight; retry later")
+    raise Conflict(
+        f"the request with {HEADER} {key!r} is still in flight; retry later", code="in_flight"
+    )
 
 
 def _run_once(handler: Callable[[], Response]) -> Response:
@@ -200,7 +203,8 @@ def _lock(record_id: int) -> IdempotencyRecord | None:
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
             raise Conflict(
-                f"a request with this {HEADER} is still in flight; retry later to get its answer"
+                f"a request with this {HEADER} is still in flight; retry later to get its answer",
+                code="in_flight",
             ) from exc
         raise
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -21,8 +22,6 @@ def database_problem() -> str | None:
 
 def broker_problem() -> str | None:
     if settings.REDIS_URL:
-        import redis
-
         try:
             client = redis.Redis.from_url(
                 settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1

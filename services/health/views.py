@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django_prometheus.exports import ExportToDjangoView
 
 from services.health.checks import broker_problem, database_problem
 
@@ -14,10 +17,6 @@ from services.health.checks import broker_problem, database_problem
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus metrics; behind ``METRICS_TOKEN`` (a bearer token) when it is set,
     since the ingress may route every path to the web pods."""
-    from django.conf import settings
-    from django.utils.crypto import constant_time_compare
-    from django_prometheus.exports import ExportToDjangoView
-
     token = settings.METRICS_TOKEN
     if token:
         offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()

@@ -292,10 +292,10 @@ def throughput(count: int, naive_sample: int) -> dict[str, float]:
 
     draft = draft_specification()
     started = time.perf_counter()
-    impacts = list(specification_impact(draft, processes=1))
+    impacts = list(specification_impact(specification=draft, processes=1))
     one_process_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    impacts = list(specification_impact(draft, processes=2))
+    impacts = list(specification_impact(specification=draft, processes=2))
     impact_seconds = time.perf_counter() - started
     changed = sum(1 for impact in impacts if impact.changes)
     sample = list(
@@ -305,7 +305,7 @@ def throughput(count: int, naive_sample: int) -> dict[str, float]:
     )
     started = time.perf_counter()
     for lot in sample:
-        lot_evaluate_now(lot)
+        lot_evaluate_now(lot=lot)
     naive_seconds = time.perf_counter() - started
     return {
         "lots": len(impacts),

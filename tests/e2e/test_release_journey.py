@@ -136,7 +136,7 @@ def test_the_oos_lot_is_investigated_and_rejected_through_the_browser(
     _sign(page, "approve", "trying anyway", password)
     refusal = page.locator("#action-approve .refusal")
     refusal.wait_for()
-    assert "Bacterial endotoxins: out of specification" in refusal.inner_text()
+    assert "Bacterial endotoxins: does not conform" in refusal.inner_text()
     assert page.locator("#id_approve-reason").input_value() == "trying anyway"
     screenshot(page, "oos-1-approval-refused")
 

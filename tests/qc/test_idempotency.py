@@ -51,7 +51,7 @@ class TestRules:
         other = {"results": [{"test": "NTA-CONC", "value": "9e10", "unit": "particles/mL"}]}
         response = post_json(mes_api, url(lot), other, key="batch-42")
         assert response.status_code == 422
-        assert "different request" in response.json()["detail"]
+        assert [e["code"] for e in response.json()["errors"]] == ["idempotency_key_reused"]
         assert Result.objects.count() == 1
 
     def test_the_same_key_on_another_endpoint_is_422(
@@ -210,7 +210,7 @@ def test_a_retry_while_the_first_is_in_flight_is_409_and_a_dead_claim_is_taken_o
         other.execute("SELECT id FROM api_idempotencyrecord WHERE id = %s FOR UPDATE", [record.pk])
         response = post_json(mes_api, path, body, key="slow-1")
         assert response.status_code == 409
-        assert "in flight" in response.json()["detail"]
+        assert [e["code"] for e in response.json()["errors"]] == ["in_flight"]
         other.rollback()  # that process died: its work and its lock are gone
     retry = post_json(mes_api, path, body, key="slow-1")
     assert retry.status_code == 201, retry.json()

@@ -61,68 +61,74 @@ def test_a_duplicate_lot_number_is_409(world: Any, mes_api: Any) -> None:
     assert post_json(mes_api, LOTS, new_lot()).status_code == 201
     response = post_json(mes_api, LOTS, new_lot(site="elsewhere"))
     assert response.status_code == 409
-    assert "already exists" in response.json()["detail"]
+    assert [e["code"] for e in response.json()["errors"]] == ["lot_exists"]
     assert Lot.objects.count() == 1
 
 
 @pytest.mark.parametrize(
-    ("process", "field", "reason"),
+    ("process", "field", "code"),
     [
-        ({"isolation_method": "SEC", "colour": "red"}, "process.colour", "unknown"),
-        ({"isolation_method": "ultracentrifugation"}, "process.isolation_method", "one of"),
+        ({"isolation_method": "SEC", "colour": "red"}, "process.colour", "unknown_process_field"),
+        ({"isolation_method": "ultracentrifugation"}, "process.isolation_method", "not_a_choice"),
         ({"culture_supplement": "FCS-free"}, "process.isolation_method", "required"),
         ({"isolation_method": None}, "process.isolation_method", "required"),
-        ({"isolation_method": "SEC", "passage": 4.5}, "process.passage", "whole number"),
-        ({"isolation_method": "SEC", "passage": True}, "process.passage", "whole number"),
+        ({"isolation_method": "SEC", "passage": 4.5}, "process.passage", "not_a_whole_number"),
+        ({"isolation_method": "SEC", "passage": True}, "process.passage", "not_a_whole_number"),
         (
             {"isolation_method": "SEC", "harvest_volume_ml": "lots"},
             "process.harvest_volume_ml",
-            "number",
+            "value_not_a_number",
         ),
         (
             {"isolation_method": "SEC", "sterile_filtered": "yes"},
             "process.sterile_filtered",
-            "true or false",
+            "not_a_boolean",
         ),
-        ({"isolation_method": "SEC", "harvested_on": "09/01/2025"}, "process.harvested_on", "date"),
-        ({"isolation_method": "SEC", "note": 5}, "process.note", "text"),
-        (["SEC"], "process", "object"),
+        (
+            {"isolation_method": "SEC", "harvested_on": "09/01/2025"},
+            "process.harvested_on",
+            "not_a_date",
+        ),
+        ({"isolation_method": "SEC", "note": 5}, "process.note", "wrong_type"),
+        (["SEC"], "process", "not_an_object"),
     ],
 )
 def test_process_facts_are_checked_against_the_product(
-    world: Any, mes_api: Any, process: Any, field: str, reason: str
+    world: Any, mes_api: Any, process: Any, field: str, code: str
 ) -> None:
     response = post_json(mes_api, LOTS, new_lot(process=process))
     assert response.status_code == 400, response.json()
     error = response.json()["errors"][0]
-    assert error["field"] == field and reason in error["reason"]
+    assert (error["field"], error["code"]) == (field, code)
     assert not Lot.objects.exists() and not AuditEvent.objects.filter(action="lot.created")
 
 
 @pytest.mark.parametrize(
-    ("overrides", "field"),
+    ("overrides", "field", "code"),
     [
-        ({"product": "NOPE"}, "product"),
-        ({"lot_number": "has space"}, "lot_number"),
-        ({"lot_number": "a/b"}, "lot_number"),
-        ({"manufactured_on": "2025-13-01"}, "manufactured_on"),
-        ({"expires_on": "2024-01-01"}, "expires_on"),
-        ({"weight": 5}, "weight"),
+        ({"product": "NOPE"}, "product", "unknown_product"),
+        ({"lot_number": "has space"}, "lot_number", "lot_number_invalid"),
+        ({"lot_number": "a/b"}, "lot_number", "lot_number_invalid"),
+        ({"manufactured_on": "2025-13-01"}, "manufactured_on", "invalid"),
+        ({"expires_on": "2024-01-01"}, "expires_on", "expires_before_manufacture"),
+        ({"weight": 5}, "weight", "unknown_field"),
     ],
 )
 def test_bad_lot_fields_are_400_naming_the_field(
-    world: Any, mes_api: Any, overrides: dict[str, Any], field: str
+    world: Any, mes_api: Any, overrides: dict[str, Any], field: str, code: str
 ) -> None:
     response = post_json(mes_api, LOTS, new_lot(**overrides))
     assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == field
+    error = response.json()["errors"][0]
+    assert (error["field"], error["code"]) == (field, code)
 
 
 def test_a_lot_made_in_the_future_is_refused(world: Any, mes_api: Any) -> None:
     future = (timezone.now().date() + dt.timedelta(days=3)).isoformat()
     response = post_json(mes_api, LOTS, new_lot(manufactured_on=future))
     assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == "manufactured_on"
+    error = response.json()["errors"][0]
+    assert (error["field"], error["code"]) == ("manufactured_on", "in_the_future")
 
 
 def test_a_product_without_an_effective_spec_cannot_get_lots(world: Any, mes_api: Any) -> None:
@@ -131,7 +137,7 @@ def test_a_product_without_an_effective_spec_cannot_get_lots(world: Any, mes_api
     ProductFactory(code="EV-NEW")
     response = post_json(mes_api, LOTS, new_lot(product="EV-NEW"))
     assert response.status_code == 409
-    assert "no effective specification" in response.json()["detail"]
+    assert [e["code"] for e in response.json()["errors"]] == ["no_effective_specification"]
 
 
 @pytest.mark.requirement("21CFR11.10d")

@@ -184,8 +184,8 @@ def test_a_correction_is_a_new_result_superseding_the_old_one(
     again = {"results": [conc("2.3e11", supersedes=first["id"], supersede_reason="again")]}
     refused = post_json(mes_api, url(lot), again)
     assert refused.status_code == 400
-    assert refused.json()["errors"][0]["field"] == "supersedes"
-    assert "already superseded" in refused.json()["errors"][0]["reason"]
+    error = refused.json()["errors"][0]
+    assert (error["field"], error["code"]) == ("supersedes", "already_superseded")
 
 
 @pytest.mark.requirement("ALCOA-original")
@@ -224,44 +224,59 @@ FUTURE = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
 SKEWED = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)).isoformat()
 
 BAD_ITEMS = [
-    pytest.param({"test": "NOPE", "value": 1, "unit": "nm"}, "test", "unknown", id="unknown-test"),
-    pytest.param({"value": 1, "unit": "nm"}, "test", "required", id="missing-test"),
-    pytest.param(conc("abc"), "value", "number", id="numeric-test-text-value"),
-    pytest.param(conc(True), "value", "number", id="boolean-value"),
-    pytest.param({"test": "STERILITY", "value": 3}, "value", "text", id="qualitative-number"),
-    pytest.param({"test": "STERILITY", "value": "cloudy"}, "value", "allowed", id="not-allowed"),
-    pytest.param({"test": "MYCO", "value": "maybe"}, "value", "detected", id="detection-value"),
-    pytest.param(conc("NaN"), "value", "finite", id="nan-text"),
-    pytest.param(conc("-Infinity"), "value", "finite", id="infinite-text"),
-    pytest.param(conc("1e999"), "value", "out of range", id="too-large"),
-    pytest.param(conc("-5e10"), "value", "negative", id="negative-count"),
-    pytest.param(conc(None), "value", "required", id="missing-value"),
-    pytest.param(conc("2.1 x10^11/mL"), "value", "unit", id="unit-inside-value"),
-    pytest.param(conc(unit="nm"), "unit", "particle concentration", id="wrong-dimension"),
-    pytest.param(conc(unit="furlongs"), "unit", "not known", id="unknown-unit"),
-    pytest.param({"test": "NTA-CONC", "value": "2e11"}, "unit", "required", id="missing-unit"),
-    pytest.param(conc(qualifier="~"), "qualifier", "'<', '>'", id="bad-qualifier"),
-    pytest.param(conc("< 1", qualifier=">"), "qualifier", "contradicts", id="two-qualifiers"),
-    pytest.param(conc(performed_at=FUTURE), "performed_at", "future", id="future"),
-    pytest.param(conc(performed_at="2025-03-01T10:00:00"), "performed_at", "offset", id="naive"),
-    pytest.param(conc(performed_at="yesterday"), "performed_at", "ISO 8601", id="not-a-date"),
-    pytest.param(conc(run="RUN-404"), "run", "unknown assay run", id="unknown-run"),
-    pytest.param(conc(replicate=0), "replicate", "between", id="replicate-zero"),
-    pytest.param(conc(replicate="2"), "replicate", "whole number", id="replicate-text"),
     pytest.param(
-        conc(supersedes=999999, supersede_reason="x"), "supersedes", "not exist", id="sup"
+        {"test": "NOPE", "value": 1, "unit": "nm"}, "test", "unknown_test", id="unknown-test"
     ),
-    pytest.param(conc(supersede_reason="why"), "supersede_reason", "without", id="reason-alone"),
-    pytest.param(conc(colour="red"), "colour", "unknown field", id="unknown-field"),
-    pytest.param(conc(performed_by=7), "performed_by", "text", id="performer-not-text"),
-    pytest.param("2.1e11", None, "object", id="item-not-an-object"),
+    pytest.param({"value": 1, "unit": "nm"}, "test", "required", id="missing-test"),
+    pytest.param(conc("abc"), "value", "value_not_a_number", id="numeric-test-text-value"),
+    pytest.param(conc(True), "value", "wrong_type", id="boolean-value"),
+    pytest.param({"test": "STERILITY", "value": 3}, "value", "wrong_type", id="qualitative-number"),
+    pytest.param(
+        {"test": "STERILITY", "value": "cloudy"}, "value", "value_not_allowed", id="not-allowed"
+    ),
+    pytest.param(
+        {"test": "MYCO", "value": "maybe"}, "value", "value_not_allowed", id="detection-value"
+    ),
+    pytest.param(conc("NaN"), "value", "value_not_finite", id="nan-text"),
+    pytest.param(conc("-Infinity"), "value", "value_not_finite", id="infinite-text"),
+    pytest.param(conc("1e999"), "value", "value_out_of_range", id="too-large"),
+    pytest.param(conc("-5e10"), "value", "negative_not_allowed", id="negative-count"),
+    pytest.param(conc(None), "value", "required", id="missing-value"),
+    pytest.param(conc("2.1 x10^11/mL"), "value", "value_has_unit", id="unit-inside-value"),
+    pytest.param(conc(unit="nm"), "unit", "unit_not_convertible", id="wrong-dimension"),
+    pytest.param(conc(unit="furlongs"), "unit", "unit_unknown", id="unknown-unit"),
+    pytest.param({"test": "NTA-CONC", "value": "2e11"}, "unit", "required", id="missing-unit"),
+    pytest.param(conc(qualifier="~"), "qualifier", "qualifier_invalid", id="bad-qualifier"),
+    pytest.param(
+        conc("< 1", qualifier=">"), "qualifier", "qualifier_contradicts_value", id="two-qualifiers"
+    ),
+    pytest.param(conc(performed_at=FUTURE), "performed_at", "in_the_future", id="future"),
+    pytest.param(
+        conc(performed_at="2025-03-01T10:00:00"), "performed_at", "utc_offset_required", id="naive"
+    ),
+    pytest.param(conc(performed_at="yesterday"), "performed_at", "not_a_datetime", id="not-a-date"),
+    pytest.param(conc(run="RUN-404"), "run", "unknown_run", id="unknown-run"),
+    pytest.param(conc(replicate=0), "replicate", "out_of_range", id="replicate-zero"),
+    pytest.param(conc(replicate="2"), "replicate", "not_a_whole_number", id="replicate-text"),
+    pytest.param(
+        conc(supersedes=999999, supersede_reason="x"), "supersedes", "supersedes_unknown", id="sup"
+    ),
+    pytest.param(
+        conc(supersede_reason="why"),
+        "supersede_reason",
+        "supersede_reason_without_supersedes",
+        id="reason-alone",
+    ),
+    pytest.param(conc(colour="red"), "colour", "unknown_field", id="unknown-field"),
+    pytest.param(conc(performed_by=7), "performed_by", "wrong_type", id="performer-not-text"),
+    pytest.param("2.1e11", None, "not_an_object", id="item-not-an-object"),
 ]
 
 
 @pytest.mark.requirement("21CFR11.10e")
-@pytest.mark.parametrize(("item", "field", "reason"), BAD_ITEMS)
+@pytest.mark.parametrize(("item", "field", "code"), BAD_ITEMS)
 def test_a_bad_item_is_refused_by_index_and_field_and_nothing_is_stored(
-    world: Any, lot: Any, mes_api: Any, item: Any, field: str | None, reason: str
+    world: Any, lot: Any, mes_api: Any, item: Any, field: str | None, code: str
 ) -> None:
     before = counts()
     response = post_json(mes_api, url(lot), {"results": [conc(), conc(), item]})
@@ -270,7 +285,8 @@ def test_a_bad_item_is_refused_by_index_and_field_and_nothing_is_stored(
     assert body["detail"].endswith("nothing was stored")
     assert body["errors"][0]["index"] == 2
     assert body["errors"][0]["field"] == field
-    assert reason.lower() in body["errors"][0]["reason"].lower()
+    assert body["errors"][0]["code"] == code
+    assert body["errors"][0]["reason"], "every problem says why in words too"
     assert counts() == before, "a refused request stores nothing and audits nothing"
 
 
@@ -294,7 +310,10 @@ def test_a_json_nan_or_infinity_literal_is_refused_by_index(
     response = post_json(mes_api, url(lot), body)
     assert response.status_code == 400
     errors = response.json()["errors"]
-    assert [(e["index"], e["field"]) for e in errors] == [(0, "value"), (1, "value")]
+    assert [(e["index"], e["field"], e["code"]) for e in errors] == [
+        (0, "value", "value_not_finite"),
+        (1, "value", "value_not_finite"),
+    ]
     assert Result.objects.count() == 0
 
 
@@ -302,7 +321,8 @@ def test_raw_data_with_nan_is_refused(world: Any, lot: Any, mes_api: Any) -> Non
     body = '{"results": [{"test": "MYCO", "value": "detected", "raw_data": {"ct": NaN}}]}'
     response = post_json(mes_api, url(lot), body)
     assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == "raw_data"
+    error = response.json()["errors"][0]
+    assert (error["field"], error["code"]) == ("raw_data", "raw_data_not_finite")
 
 
 def test_supersedes_must_name_a_result_of_the_same_lot_and_test(
@@ -327,10 +347,12 @@ def test_supersedes_must_name_a_result_of_the_same_lot_and_test(
     }
     response = post_json(mes_api, url(lot), body)
     assert response.status_code == 400
-    errors = [(e["index"], e["field"], e["reason"]) for e in response.json()["errors"]]
-    assert errors[0][:2] == (0, "supersedes") and "another lot" in errors[0][2]
-    assert errors[1][:2] == (1, "supersedes") and "another test" in errors[1][2]
-    assert errors[2][:2] == (2, "supersede_reason") and "required" in errors[2][2]
+    errors = [(e["index"], e["field"], e["code"]) for e in response.json()["errors"]]
+    assert errors == [
+        (0, "supersedes", "supersedes_other_lot"),
+        (1, "supersedes", "supersedes_other_test"),
+        (2, "supersede_reason", "reason_required"),
+    ]
     assert counts() == before
 
 
@@ -339,14 +361,9 @@ def test_two_items_cannot_supersede_the_same_result(world: Any, lot: Any, mes_ap
     twice = [conc(supersedes=first, supersede_reason="retest")] * 2
     response = post_json(mes_api, url(lot), {"results": twice})
     assert response.status_code == 400
-    assert response.json()["errors"] == [
-        {
-            "code": "invalid",
-            "field": "supersedes",
-            "reason": f"item 0 supersedes result {first} too",
-            "index": 1,
-        }
-    ]
+    (error,) = response.json()["errors"]
+    assert error.pop("reason")
+    assert error == {"code": "supersedes_claimed_twice", "field": "supersedes", "index": 1}
 
 
 def test_a_result_in_a_run_of_another_technique_is_refused(
@@ -355,8 +372,8 @@ def test_a_result_in_a_run_of_another_technique_is_refused(
     world.run("LAL-RUN", method=world.endotoxin)
     response = post_json(mes_api, url(lot), {"results": [conc(run="LAL-RUN")]})
     assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == "run"
-    assert "LAL run" in response.json()["errors"][0]["reason"]
+    error = response.json()["errors"][0]
+    assert (error["field"], error["code"]) == ("run", "run_technique_mismatch")
 
 
 def test_every_bad_item_of_a_request_is_reported_at_once(
@@ -365,36 +382,38 @@ def test_every_bad_item_of_a_request_is_reported_at_once(
     items = [conc(), conc(unit="nm"), conc(), {"test": "X", "value": 1}, conc("-1")]
     response = post_json(mes_api, url(lot), {"results": items})
     assert response.status_code == 400
-    assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [
-        (1, "unit"),
-        (3, "test"),
-        (4, "value"),
+    assert [(e["index"], e["field"], e["code"]) for e in response.json()["errors"]] == [
+        (1, "unit", "unit_not_convertible"),
+        (3, "test", "unknown_test"),
+        (4, "value", "negative_not_allowed"),
     ]
     assert response.json()["detail"] == "3 problems in the request; nothing was stored"
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "field", "code"),
     [
-        ({}, "results"),
-        ({"results": []}, "results"),
-        ({"results": {"test": "X"}}, "results"),
-        ({"results": [conc()], "lot": "x"}, "lot"),
-        ([conc()], None),
+        ({}, "results", "required"),
+        ({"results": []}, "results", "empty"),
+        ({"results": {"test": "X"}}, "results", "not_a_list"),
+        ({"results": [conc()], "lot": "x"}, "lot", "unknown_field"),
+        ([conc()], None, "not_an_object"),
     ],
 )
 def test_the_body_must_be_an_object_with_a_list_of_results(
-    world: Any, lot: Any, mes_api: Any, body: Any, field: str | None
+    world: Any, lot: Any, mes_api: Any, body: Any, field: str | None, code: str
 ) -> None:
     response = post_json(mes_api, url(lot), body)
     assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == field
+    error = response.json()["errors"][0]
+    assert (error["field"], error["code"]) == (field, code)
 
 
 def test_malformed_json_is_a_400_with_a_reason(world: Any, lot: Any, mes_api: Any) -> None:
     response = post_json(mes_api, url(lot), b'{"results": [{"test": "NTA-CONC",')
     assert response.status_code == 400
-    assert "JSON parse error" in response.json()["detail"]
+    assert [e["code"] for e in response.json()["errors"]] == ["parse_error"]
+    assert response.json()["detail"], "with the parser's reason in words"
     assert Result.objects.count() == 0
 
 
@@ -404,14 +423,9 @@ def test_too_many_results_in_one_request_is_a_400(
     settings.RESULTS_PER_REQUEST_LIMIT = 3
     response = post_json(mes_api, url(lot), {"results": [conc()] * 4})
     assert response.status_code == 400
-    assert response.json()["errors"] == [
-        {
-            "code": "invalid",
-            "field": "results",
-            "reason": "4 results in one request; the limit is 3",
-            "index": None,
-        }
-    ]
+    (error,) = response.json()["errors"]
+    assert error.pop("reason")
+    assert error == {"code": "too_many_results", "field": "results", "index": None}
     assert post_json(mes_api, url(lot), {"results": [conc()] * 3}).status_code == 201
 
 
@@ -421,7 +435,7 @@ def test_a_body_over_the_size_limit_is_a_413_not_a_500(
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
     response = post_json(mes_api, url(lot), {"results": [conc()] * 100})
     assert response.status_code == 413
-    assert "larger than the limit" in response.json()["detail"]
+    assert [e["code"] for e in response.json()["errors"]] == ["payload_too_large"]
     assert Result.objects.count() == 0
 
 
@@ -453,8 +467,12 @@ def test_5000_results_are_stored_in_one_request(world: Any, lot: Any, mes_api: A
 def test_unknown_lot_is_a_404(world: Any, mes_api: Any) -> None:
     response = post_json(mes_api, url("NO-SUCH-LOT"), {"results": [conc()]})
     assert response.status_code == 404
-    assert "NO-SUCH-LOT" in response.json()["detail"]
-    assert mes_api.get(url("NO-SUCH-LOT")).status_code == 404
+    assert [(e["code"], e["field"]) for e in response.json()["errors"]] == [
+        ("lot_not_found", "lot")
+    ]
+    assert "NO-SUCH-LOT" in response.json()["detail"], "the headline names the lot"
+    listed = mes_api.get(url("NO-SUCH-LOT"))
+    assert listed.status_code == 404 and listed.json()["errors"][0]["code"] == "lot_not_found"
 
 
 # ---------------------------------------------------------------------------

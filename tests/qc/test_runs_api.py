@@ -69,18 +69,19 @@ def test_a_duplicate_run_id_is_409(world: Any, mes_api: Any) -> None:
     assert post_json(mes_api, RUNS, run_body()).status_code == 201
     response = post_json(mes_api, RUNS, run_body(analyst="someone else"))
     assert response.status_code == 409
+    assert [e["code"] for e in response.json()["errors"]] == ["run_exists"]
     assert AssayRun.objects.count() == 1
 
 
 @pytest.mark.parametrize(
-    ("overrides", "field", "index"),
+    ("overrides", "field", "index", "code"),
     [
-        ({"method": "NOPE"}, "method", None),
-        ({"instrument": "NOPE"}, "instrument", None),
-        ({"started_at": "2025-01-17T08:00:00"}, "started_at", None),
-        ({"started_at": "2999-01-01T00:00:00Z"}, "started_at", None),
-        ({"ended_at": "2025-01-17T07:00:00Z"}, "ended_at", None),
-        ({"external_run_id": ""}, "external_run_id", None),
+        ({"method": "NOPE"}, "method", None, "unknown_test"),
+        ({"instrument": "NOPE"}, "instrument", None, "unknown_instrument"),
+        ({"started_at": "2025-01-17T08:00:00"}, "started_at", None, "utc_offset_required"),
+        ({"started_at": "2999-01-01T00:00:00Z"}, "started_at", None, "in_the_future"),
+        ({"ended_at": "2025-01-17T07:00:00Z"}, "ended_at", None, "ends_before_start"),
+        ({"external_run_id": ""}, "external_run_id", None, "blank"),
         (
             {
                 "controls": [
@@ -95,6 +96,7 @@ def test_a_duplicate_run_id_is_409(world: Any, mes_api: Any) -> None:
             },
             "controls.reference_material",
             0,
+            "unknown_reference_material",
         ),
         (
             {
@@ -110,6 +112,7 @@ def test_a_duplicate_run_id_is_409(world: Any, mes_api: Any) -> None:
             },
             "controls.test",
             0,
+            "no_certified_range",
         ),
         (
             {
@@ -125,6 +128,7 @@ def test_a_duplicate_run_id_is_409(world: Any, mes_api: Any) -> None:
             },
             "controls.unit",
             0,
+            "unit_not_convertible",
         ),
         (
             {
@@ -140,6 +144,7 @@ def test_a_duplicate_run_id_is_409(world: Any, mes_api: Any) -> None:
             },
             "controls.value",
             0,
+            "value_not_finite",
         ),
         (
             {
@@ -155,16 +160,18 @@ def test_a_duplicate_run_id_is_409(world: Any, mes_api: Any) -> None:
             },
             "controls.value",
             0,
+            "qualifier_not_allowed",
         ),
     ],
 )
 def test_bad_run_input_is_400_naming_the_field(
-    world: Any, mes_api: Any, overrides: dict[str, Any], field: str, index: int | None
+    world: Any, mes_api: Any, overrides: dict[str, Any], field: str, index: int | None, code: str
 ) -> None:
     response = post_json(mes_api, RUNS, run_body(**overrides))
     assert response.status_code == 400, response.json()
     error = response.json()["errors"][0]
     assert error["field"] == field and error.get("index") == index
+    assert error["code"] == code
     assert not AssayRun.objects.exists() and not RunControl.objects.exists()
     assert not AuditEvent.objects.filter(action="assay_run.recorded").exists()
 

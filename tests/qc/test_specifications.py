@@ -97,8 +97,11 @@ def test_approval_freezes_the_lines_in_the_database(world: Any, qa_api: Any, pas
         with pytest.raises(DatabaseError, match="frozen"), transaction.atomic():
             change()
     refused = post_json(qa_api, f"/api/v1/specifications/{spec['id']}/lines/", LINE)
-    assert refused.status_code == 409 and "frozen" in refused.json()["detail"]
-    assert approve(qa_api, spec["id"], password).status_code == 409
+    assert refused.status_code == 409
+    assert [e["code"] for e in refused.json()["errors"]] == ["specification_not_draft"]
+    again = approve(qa_api, spec["id"], password)
+    assert again.status_code == 409
+    assert [e["code"] for e in again.json()["errors"]] == ["specification_not_draft"]
 
 
 def test_an_edit_of_an_effective_version_is_a_new_draft_copying_its_lines(
@@ -117,28 +120,31 @@ def test_an_edit_of_an_effective_version_is_a_new_draft_copying_its_lines(
 
 
 @pytest.mark.parametrize(
-    ("change", "field"),
+    ("change", "field", "code"),
     [
-        ({"criterion_type": "vibes"}, "criterion_type"),
-        ({"params": {"minimum": "1"}}, "params"),
-        ({"params": ["1", "2"]}, "params"),
-        ({"test": "NOPE"}, "test"),
-        ({"decimals": 99}, "decimals"),
+        ({"criterion_type": "vibes"}, "criterion_type", "unknown_criterion_type"),
+        ({"params": {"minimum": "1"}}, "params", "criterion_params_invalid"),
+        ({"params": ["1", "2"]}, "params", "not_an_object"),
+        ({"test": "NOPE"}, "test", "unknown_test"),
+        ({"decimals": 99}, "decimals", "out_of_range"),
     ],
 )
 def test_a_line_is_checked_when_it_is_written(
-    world: Any, qa_api: Any, change: dict[str, Any], field: str
+    world: Any, qa_api: Any, change: dict[str, Any], field: str, code: str
 ) -> None:
     spec = draft(qa_api)
     response = post_json(qa_api, f"/api/v1/specifications/{spec['id']}/lines/", {**LINE, **change})
     assert response.status_code == 400, response.json()
-    assert response.json()["errors"][0]["field"] == field
+    error = response.json()["errors"][0]
+    assert (error["field"], error["code"]) == (field, code)
     assert not SpecificationLine.objects.filter(specification_id=spec["id"]).exists()
 
 
 def test_an_empty_draft_cannot_be_approved(world: Any, qa_api: Any, password: str) -> None:
     spec = draft(qa_api)
-    assert approve(qa_api, spec["id"], password).status_code == 409
+    response = approve(qa_api, spec["id"], password)
+    assert response.status_code == 409
+    assert [e["code"] for e in response.json()["errors"]] == ["specification_empty"]
 
 
 @pytest.mark.requirement("21CFR11.300d")
@@ -149,7 +155,7 @@ def test_a_wrong_password_approves_nothing_and_is_counted(
     post_json(qa_api, f"/api/v1/specifications/{spec['id']}/lines/", LINE)
     response = approve(qa_api, spec["id"], "not my password")
     assert response.status_code == 403
-    assert "signature refused" in response.json()["detail"]
+    assert [e["code"] for e in response.json()["errors"]] == ["signature_refused"]
     assert Specification.objects.get(pk=spec["id"]).status == "draft"
     assert AuditEvent.objects.filter(action="user.signature_failed").exists()
 
@@ -175,7 +181,9 @@ def test_a_draft_can_be_withdrawn_and_stays_on_record(world: Any, qa_api: Any) -
     url = f"/api/v1/specifications/{spec['id']}/withdraw/"
     response = post_json(qa_api, url, {"reason": "superseded by plan B"})
     assert response.status_code == 200 and response.json()["status"] == "withdrawn"
-    assert post_json(qa_api, url, {"reason": "again"}).status_code == 409
+    again = post_json(qa_api, url, {"reason": "again"})
+    assert again.status_code == 409
+    assert [e["code"] for e in again.json()["errors"]] == ["specification_not_draft"]
     assert qa_api.get(f"/api/v1/specifications/{spec['id']}/").json()["status"] == "withdrawn"
 
 
@@ -213,11 +221,13 @@ def test_only_qa_rebinds_a_lot_and_only_with_a_reason(
     url = "/api/v1/lots/REBIND-1/specification/"
     body = {"specification": spec["id"], "reason": "CAPA-17: test against v2"}
     refused = post_json(qa_api, url, body)
-    assert refused.status_code == 409 and "effective" in refused.json()["detail"]
+    assert refused.status_code == 409
+    assert [e["code"] for e in refused.json()["errors"]] == ["specification_not_effective"]
     approve(qa_api, spec["id"], password)
     assert post_json(api_as(analyst), url, body).status_code == 403
     no_reason = post_json(qa_api, url, {"specification": spec["id"], "reason": "  "})
     assert no_reason.status_code == 400
+    assert no_reason.json()["errors"][0]["field"] == "reason"
     response = post_json(qa_api, url, body)
     assert response.status_code == 200, response.json()
     assert response.json()["specification"]["version"] == 2
@@ -226,5 +236,7 @@ def test_only_qa_rebinds_a_lot_and_only_with_a_reason(
     event = AuditEvent.objects.get(action="lot.specification_rebound")
     assert event.reason == "CAPA-17: test against v2"
     assert event.old_values["version"] == 1 and event.new_values["version"] == 2
-    assert post_json(qa_api, url, body).status_code == 409  # already bound to it
+    again = post_json(qa_api, url, body)
+    assert again.status_code == 409
+    assert [e["code"] for e in again.json()["errors"]] == ["already_bound"]
     assert Lot.objects.get(pk=lot.pk).specification_id == spec["id"]

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qc.models import Result
-from qc.services import results_record
+from qc.services.ingestion import results_record
 from tests.qc.conftest import post_json
 
 pytestmark = pytest.mark.django_db

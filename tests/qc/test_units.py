@@ -96,6 +96,7 @@ def test_to_canonical_is_exact(value: str, unit: str, canonical: str, expected: 
 def test_wrong_dimension_says_what_the_unit_is_and_what_the_test_reports() -> None:
     with pytest.raises(UnitError) as caught:
         to_canonical(Decimal("120"), "nm", "particles/mL")
+    assert caught.value.code == "unit_not_convertible"
     assert caught.value.reason == (
         "unit 'nm' is a length; this test reports particles/mL (a particle concentration)"
     )
@@ -114,23 +115,32 @@ def test_wrong_dimension_says_what_the_unit_is_and_what_the_test_reports() -> No
     ],
 )
 def test_incompatible_units_are_refused(unit: str, canonical: str) -> None:
-    with pytest.raises(UnitError, match="this test reports"):
+    with pytest.raises(UnitError) as caught:
         conversion_factor(unit, canonical)
+    assert caught.value.code == "unit_not_convertible"
 
 
 @pytest.mark.parametrize(
-    ("unit", "reason"),
+    ("unit", "code", "reason"),
     [
-        ("blah/mL", "unit 'blah/mL' is not known (we do not accept 'blah')"),
-        ("mL**0.5", "unit 'mL**0.5' has a fractional power; no QC result has such a unit"),
-        ("$", "unit '$' cannot be read as a unit"),
-        ("2*mL", "unit '2*mL' cannot be read as a unit"),
-        ("M", "unit 'M' is not known (we do not accept 'M')"),  # molar is not defined
+        ("blah/mL", "unit_unknown", "unit 'blah/mL' is not known (we do not accept 'blah')"),
+        (
+            "mL**0.5",
+            "unit_fractional_power",
+            "unit 'mL**0.5' has a fractional power; no QC result has such a unit",
+        ),
+        ("$", "unit_unreadable", "unit '$' cannot be read as a unit"),
+        ("2*mL", "unit_unreadable", "unit '2*mL' cannot be read as a unit"),
+        # molar is not defined
+        ("M", "unit_unknown", "unit 'M' is not known (we do not accept 'M')"),
     ],
 )
-def test_unknown_units_have_a_reason(unit: str, reason: str) -> None:
+def test_unknown_units_have_a_code_and_a_reason_naming_what_was_refused(
+    unit: str, code: str, reason: str
+) -> None:
     with pytest.raises(UnitError) as caught:
         parse_unit(unit)
+    assert caught.value.code == code
     assert caught.value.reason == reason
 
 
@@ -142,19 +152,22 @@ def test_particle_is_a_counted_entity_not_an_amount_of_substance() -> None:
 
 @pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity")])
 def test_non_finite_values_are_refused(value: Decimal) -> None:
-    with pytest.raises(UnitError, match="not a finite number"):
+    with pytest.raises(UnitError) as caught:
         to_canonical(value, "nm", "nm")
+    assert caught.value.code == "value_not_finite"
 
 
 def test_floats_are_refused_to_keep_values_exact() -> None:
-    with pytest.raises(UnitError, match="must be a Decimal"):
+    with pytest.raises(UnitError) as caught:
         to_canonical(0.1, "nm", "nm")  # type: ignore[arg-type]
+    assert caught.value.code == "value_not_a_number"
 
 
 def test_canonical_unit_has_no_scale_factor() -> None:
     assert check_unit("particles/mL").scale == 1
-    with pytest.raises(UnitError, match="carries a scale factor"):
+    with pytest.raises(UnitError) as caught:
         check_unit("\u00d710^9 particles/mL")
+    assert caught.value.code == "unit_scaled"
     with pytest.raises(UnitError):
         check_unit("furlongs")
 
@@ -179,18 +192,19 @@ def test_parse_quantity_keeps_the_qualifier_apart(
 
 
 @pytest.mark.parametrize(
-    ("reading", "fragment"),
+    ("reading", "code"),
     [
-        ("2,1 EU/mL", "comma"),
-        ("1,000 nm", "comma"),
-        ("EU/mL", "does not start with a number"),
-        ("about 5 nm", "does not start with a number"),
-        ("5 parsecs", "not known"),
+        ("2,1 EU/mL", "value_has_comma"),
+        ("1,000 nm", "value_has_comma"),
+        ("EU/mL", "value_not_a_number"),
+        ("about 5 nm", "value_not_a_number"),
+        ("5 parsecs", "unit_unknown"),
     ],
 )
-def test_parse_quantity_refuses_ambiguous_readings(reading: str, fragment: str) -> None:
-    with pytest.raises(UnitError, match=fragment):
+def test_parse_quantity_refuses_ambiguous_readings(reading: str, code: str) -> None:
+    with pytest.raises(UnitError) as caught:
         parse_quantity(reading)
+    assert caught.value.code == code
 
 
 def test_conversion_factors_are_cached() -> None:

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.db import DatabaseError, transaction
 
-from qc.models import Lot, LotStatus, ResultInvalidation
-from releases.models import Investigation, InvestigationPhase, Notification
+from qc.models import Lot, LotStatus
+from releases.models import Investigation, InvestigationPhase, Notification, ResultInvalidation
 from releases.services.decisions import lot_approve
 from releases.services.guards import Action, lot_readiness
 from releases.services.investigations import investigation_add_entry

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from qc.api.permissions import PolicyRoles
+from qc.hooks import person_policy
 from releases.api.commands import CommandView
 from releases.api.investigations import InvestigationListView
 from releases.policy import ACTIONS, ActionKey, Subject
@@ -29,11 +31,16 @@ OTHER_ENDPOINTS = {
 }
 # Actions with no web-UI form yet: the specification pages come with the QA UI issue.
 NO_UI_FORM_YET = {
+    ActionKey.SPECIFICATION_AUTHOR,
     ActionKey.SPECIFICATION_APPROVE,
     ActionKey.SPECIFICATION_REBIND,
 }
 # Actions whose endpoint lives in the qc app (it may not import the policy; see the note).
-QC_ENDPOINTS = {ActionKey.SPECIFICATION_APPROVE, ActionKey.SPECIFICATION_REBIND}
+QC_ENDPOINTS = {
+    ActionKey.SPECIFICATION_AUTHOR,
+    ActionKey.SPECIFICATION_APPROVE,
+    ActionKey.SPECIFICATION_REBIND,
+}
 
 
 def _views(patterns: list[Any]) -> list[Any]:
@@ -67,6 +74,13 @@ def test_every_action_of_the_policy_has_an_endpoint_that_reads_its_roles() -> No
         assert permission.roles == action.all_roles, key  # type: ignore[attr-defined]
 
 
+def test_qc_asks_the_policy_who_may_write_approve_and_rebind() -> None:
+    """qc may not import the policy; its permissions and services ask it (qc.hooks)."""
+    for key in QC_ENDPOINTS:
+        assert tuple(PolicyRoles(key.value)) == ACTIONS[key].all_roles
+        assert person_policy.roles(key.value) == ACTIONS[key].all_roles
+
+
 def test_every_lot_and_investigation_action_has_a_ui_form() -> None:
     forms = {spec.key for spec in (*LOT_ACTIONS.values(), *INVESTIGATION_ACTIONS.values())}
     for key, action in ACTIONS.items():
@@ -85,6 +99,7 @@ def test_every_action_is_exercised_by_a_test() -> None:
     )
     views = _command_views()
     qc_services = {  # the qc app's endpoints, by their path
+        ActionKey.SPECIFICATION_AUTHOR: "/lines/",
         ActionKey.SPECIFICATION_APPROVE: "/api/v1/specifications/{spec_id}/approve/",
         ActionKey.SPECIFICATION_REBIND: '/specification/"',
     }

@@ -216,11 +216,14 @@ class CompiledLine:
         if invalid:
             distinct = list(dict.fromkeys(invalid))
             return self.finish(
-                "invalid",
+                LineVerdict.INVALID,
                 f"{self.line.name}: no valid result ({'; '.join(distinct)}); needs a valid repeat",
                 selections=selections,
                 notes=notes,
             )
         return self.finish(
-            "missing", f"{self.line.name}: {missing}", selections=selections, notes=notes
+            LineVerdict.MISSING,
+            f"{self.line.name}: {missing}",
+            selections=selections,
+            notes=notes,
         )

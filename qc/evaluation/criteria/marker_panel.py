@@ -41,7 +41,14 @@ from qc.evaluation.criteria.base import (
     where,
 )
 from qc.evaluation.selection import Selection
-from qc.evaluation.types import CriterionError, LineEvaluation, ResultInput, ShownValue, SpecLine
+from qc.evaluation.types import (
+    CriterionError,
+    LineEvaluation,
+    LineVerdict,
+    ResultInput,
+    ShownValue,
+    SpecLine,
+)
 
 DEFAULT_DETECTED = ("detected", "positive", "present", "pos", "+")
 DEFAULT_NOT_DETECTED = ("not detected", "negative", "absent", "neg", "nd", "n.d.", "-")
@@ -234,7 +241,7 @@ class MarkerPanel(CompiledLine):
         name = self.line.name
         if failures:
             return self.finish(
-                "does_not_conform",
+                LineVerdict.DOES_NOT_CONFORM,
                 f"{name}: {'; '.join(failures)}",
                 selections=all_selections,
                 failing=failing,
@@ -247,9 +254,14 @@ class MarkerPanel(CompiledLine):
                     f"{name}: {'; '.join(pending)} "
                     f"(invalid: {'; '.join(dict.fromkeys(invalid))}); needs a valid repeat"
                 )
-                return self.finish("invalid", reason, selections=all_selections, shown=shown)
+                return self.finish(
+                    LineVerdict.INVALID, reason, selections=all_selections, shown=shown
+                )
             return self.finish(
-                "missing", f"{name}: {'; '.join(pending)}", selections=all_selections, shown=shown
+                LineVerdict.MISSING,
+                f"{name}: {'; '.join(pending)}",
+                selections=all_selections,
+                shown=shown,
             )
         parts = []
         if self.positive:
@@ -262,5 +274,8 @@ class MarkerPanel(CompiledLine):
         if self.negative:
             parts.append(f"negative markers not detected ({_names(self.negative)})")
         return self.finish(
-            "conforms", f"{name}: {'; '.join(parts)}", selections=all_selections, shown=shown
+            LineVerdict.CONFORMS,
+            f"{name}: {'; '.join(parts)}",
+            selections=all_selections,
+            shown=shown,
         )

@@ -175,13 +175,17 @@ class NumericLimits:
             failures.append(sentence)
             failing.update(ids)
         if failures:
-            return "does_not_conform", "; ".join(failures), tuple(sorted(failing))
+            return LineVerdict.DOES_NOT_CONFORM, "; ".join(failures), tuple(sorted(failing))
         alerts = [self.alert_phrase(j, name_subject=many) for j in judged if j.alerts]
         alerts += list(extra_alerts)
         conformance = self.conformance(judged) + extra_conformance
         if alerts:
-            return "conforms_with_alert", f"{conformance}, but {'; '.join(alerts)}", ()
-        return "conforms", conformance, ()
+            return (
+                LineVerdict.CONFORMS_WITH_ALERT,
+                f"{conformance}, but {'; '.join(alerts)}",
+                (),
+            )
+        return LineVerdict.CONFORMS, conformance, ()
 
 
 def numeric_check(result: ResultInput) -> str | None:

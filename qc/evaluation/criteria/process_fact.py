@@ -27,7 +27,7 @@ from qc.evaluation.criteria.base import (
     where,
 )
 from qc.evaluation.rounding import format_decimal
-from qc.evaluation.types import CriterionError, LineEvaluation, ShownValue, SpecLine
+from qc.evaluation.types import CriterionError, LineEvaluation, LineVerdict, ShownValue, SpecLine
 
 
 def _quoted(values: tuple[str, ...]) -> str:
@@ -58,19 +58,21 @@ class ProcessFact(CompiledLine):
         name = self.line.name
         raw = ctx.lot.process_facts.get(self.field)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
-            return self.finish("missing", f"{name}: the batch record has no '{self.field}' yet")
+            return self.finish(
+                LineVerdict.MISSING, f"{name}: the batch record has no '{self.field}' yet"
+            )
         value = format_decimal(raw) if isinstance(raw, Decimal) else " ".join(str(raw).split())
         key = normalise_text(value)
         shown = [ShownValue(self.field, None, value)]
         if key in self.forbidden:
             return self.finish(
-                "does_not_conform",
+                LineVerdict.DOES_NOT_CONFORM,
                 f'{name} "{value}" is forbidden ({self.forbidden_text})',
                 shown=shown,
             )
         if self.allowed and key not in self.allowed:
             return self.finish(
-                "does_not_conform",
+                LineVerdict.DOES_NOT_CONFORM,
                 f'{name} "{value}" is not an allowed value ({self.allowed_text})',
                 shown=shown,
             )
@@ -78,4 +80,4 @@ class ProcessFact(CompiledLine):
             reason = f'{name} "{value}" is an allowed value ({self.allowed_text})'
         else:
             reason = f'{name} "{value}" is not a forbidden value ({self.forbidden_text})'
-        return self.finish("conforms", reason, shown=shown)
+        return self.finish(LineVerdict.CONFORMS, reason, shown=shown)

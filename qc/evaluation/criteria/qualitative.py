@@ -68,9 +68,9 @@ class Qualitative(CompiledLine):
         verdict: LineVerdict
         if failures:
             reason = "; ".join(failures)
-            verdict = "does_not_conform"
+            verdict = LineVerdict.DOES_NOT_CONFORM
         else:
             readings = ", ".join(f'"{s.text}"' for s in shown)
             reason = f"{name} {readings} conforms to {self.allowed_text}"
-            verdict = "conforms"
+            verdict = LineVerdict.CONFORMS
         return self.finish(verdict, reason, selections=[selection], failing=failing, shown=shown)

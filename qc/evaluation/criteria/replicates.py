@@ -39,7 +39,7 @@ from qc.evaluation.criteria.base import (
 from qc.evaluation.criteria.numeric import Judged, NumericLimits, numeric_check
 from qc.evaluation.limits import LIMIT_KEYS, param_decimal
 from qc.evaluation.rounding import DECIMAL_CONTEXT, format_decimal, places_of, round_half_up
-from qc.evaluation.types import CriterionError, LineEvaluation, ResultInput, SpecLine
+from qc.evaluation.types import CriterionError, LineEvaluation, LineVerdict, ResultInput, SpecLine
 
 _HUNDRED = Decimal(100)
 
@@ -154,7 +154,7 @@ class Replicates(CompiledLine):
             if group_problems:
                 reason = f"{name}: no valid replicate set ({'; '.join(group_problems)})"
                 return self.finish(
-                    "invalid",
+                    LineVerdict.INVALID,
                     f"{reason}; needs a valid repeat",
                     selections=[selection],
                     shown=shown,

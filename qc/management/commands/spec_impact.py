@@ -41,7 +41,7 @@ class Command(BaseCommand):
             raise CommandError(f"{product} has no specification version {spec_version}")
         started = time.perf_counter()
         total = changed = 0
-        for impact in specification_impact(specification, processes=processes):
+        for impact in specification_impact(specification=specification, processes=processes):
             total += 1
             if impact.changes:
                 changed += 1

@@ -103,7 +103,7 @@ def test_new_data_makes_the_evaluation_stale_in_the_api(
 def test_evaluation_is_404_until_a_first_evaluation(demo_world: None, api_as: Any, qa: Any) -> None:
     response = api_as(qa).get("/api/v1/lots/EVX-24-004/evaluation/")
     assert response.status_code == 404
-    assert "not been evaluated" in response.json()["detail"]
+    assert [e["code"] for e in response.json()["errors"]] == ["not_evaluated"]
 
 
 @pytest.mark.requirement("ALCOA-original")
@@ -127,4 +127,4 @@ def test_a_run_is_judged_by_the_range_certified_when_it_ran(
         fields=["acceptance_low"],
     )
     lot = Lot.objects.get(lot_number="EVX-24-001")
-    assert lot_evaluate_now(lot).verdict == "conforms"
+    assert lot_evaluate_now(lot=lot).verdict == "conforms"

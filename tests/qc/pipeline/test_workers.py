@@ -179,7 +179,7 @@ def test_parallel_posts_to_one_lot_give_one_current_evaluation_covering_all(
     wait_for(lambda: evaluated_up_to_date("EVX-P-001"), 30, "the final evaluation")
     lot = Lot.objects.get(lot_number="EVX-P-001")
     current = Evaluation.objects.filter(lot=lot).latest()
-    assert current.inputs_digest == lot_evaluate_now(lot).inputs_digest
+    assert current.inputs_digest == lot_evaluate_now(lot=lot).inputs_digest
     assert current.verdict == "conforms"
     digests = list(
         Evaluation.objects.filter(lot=lot).order_by("pk").values_list("inputs_digest", flat=True)

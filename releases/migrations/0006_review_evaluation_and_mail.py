@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('qc', '0004_run_control_range_snapshot'),
-        ('releases', '0004_certificate_documents_in_database'),
+        ('releases', '0005_result_invalidation_from_qc'),
     ]
 
     operations = [
