@@ -22,8 +22,11 @@ PostgreSQL enforces the same table with a trigger on ``qc_lot.status``
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from qc.models import Lot, LotStatus
 from services.audit.actions import AuditAction
@@ -66,6 +69,19 @@ def lot_distributed(lot: Lot) -> bool:
     return lot.status in RELEASED_STATES or (
         lot.status == S.ON_HOLD and lot.status_before_hold in RELEASED_STATES
     )
+
+
+def lot_expired(lot: Lot, on: date | None = None) -> bool:
+    """Is the lot past its expiry date (21 CFR 211.137)?  The date is UTC's today."""
+    today = on or timezone.now().date()
+    return lot.expires_on is not None and lot.expires_on < today
+
+
+def lot_expires_soon(lot: Lot) -> bool:
+    """Within ``EXPIRY_WARNING_DAYS`` of its expiry date (the lot list and page warn)."""
+    if lot.expires_on is None:
+        return False
+    return lot.expires_on - timezone.now().date() <= timedelta(days=settings.EXPIRY_WARNING_DAYS)
 
 
 def status_text(status: str) -> str:

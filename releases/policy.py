@@ -500,9 +500,11 @@ ACTIONS: dict[ActionKey, PolicyAction] = {
             roles=QA,
             # Certificates are issued for releasing decisions; a recall leaves them on record.
             states=frozenset({S.RELEASED, S.CONDITIONALLY_RELEASED, S.ON_HOLD, S.REJECTED}),
+            meaning=Meaning.CORRECTION_APPROVED,
             statement=lambda f: (
-                f"A corrected Certificate of Analysis of lot {f.lot.lot_number if f.lot else ''}"
-                " supersedes the current one; both stay on record."
+                f"By signing, I approve a corrected Certificate of Analysis of {f.lot_words}, "
+                "for the reason I give: the new version supersedes the current one, both stay "
+                "on record, and the new one carries this signature (21 CFR 11.50)."
             ),
         ),
     ]

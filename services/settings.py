@@ -219,6 +219,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "services.accounts.views.locked_out"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_VERBOSE = False
+# The lot list and page warn this many days before a lot expires (21 CFR 211.137).
+EXPIRY_WARNING_DAYS = env.integer("EXPIRY_WARNING_DAYS", 30, minimum=0)
 SESSION_COOKIE_AGE = env.integer("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from releases import selectors
 from releases.api.commands import command_view
 from releases.api.permissions import ReadersAndMachines
-from releases.api.serializers import CertificateSerializer, ReasonOnlyInput
+from releases.api.serializers import CertificateSerializer, SignedInput
 from releases.downloads import certificate_download
 from releases.models import Certificate
 from releases.policy import ActionKey
@@ -85,9 +85,11 @@ def _accepted(latest: Certificate) -> dict[str, Any]:
 CertificateCorrectionView = command_view(
     ActionKey.CERTIFICATE_CORRECTION,
     certificate_request_correction,
-    input_class=ReasonOnlyInput,
+    input_class=SignedInput,
     output_class=CorrectionAcceptedSerializer,
     present=_accepted,
     success=status.HTTP_202_ACCEPTED,
-    doc="QA asks for a corrected certificate: a new version pointing at the latest.",
+    doc="QA approves a corrected certificate with a signature (meaning "
+    "'correction_approved') and a reason of a few words: a new version pointing at the "
+    "latest, whose signature manifest shows this signature.",
 )

@@ -1,6 +1,11 @@
 """Release records: investigations, dispositions, reviews, certificates, notifications."""
 
-from releases.models.certificates import Certificate, Notification, NotificationKind
+from releases.models.certificates import (
+    Certificate,
+    CertificateCorrection,
+    Notification,
+    NotificationKind,
+)
 from releases.models.dispositions import (
     RELEASING_DECISIONS,
     UNSIGNED_DECISIONS,
@@ -29,6 +34,7 @@ __all__ = [
     "UNSIGNED_DECISIONS",
     "AuditTrailReview",
     "Certificate",
+    "CertificateCorrection",
     "Conclusion",
     "Decision",
     "Disposition",

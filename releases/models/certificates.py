@@ -60,6 +60,44 @@ class Certificate(models.Model):
         return bytes(self.json_data), self.json_sha256
 
 
+class CertificateCorrection(models.Model):
+    """QA's signed request for a corrected certificate (21 CFR 11.50, 11.70).
+
+    The new version is issued by the documents worker; its signature manifest
+    carries this signature, so the corrected document shows who approved the
+    correction, when and why.
+    """
+
+    lot = models.ForeignKey(
+        "qc.Lot", on_delete=models.PROTECT, related_name="certificate_corrections"
+    )
+    supersedes = models.ForeignKey(
+        Certificate, on_delete=models.PROTECT, related_name="corrections"
+    )
+    reason = models.TextField()
+    requested_at = models.DateTimeField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=200)
+    signature = models.ForeignKey("esign.Signature", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["requested_at", "pk"]
+        triggers = append_only("certificate_correction")
+
+    def __str__(self) -> str:
+        return f"correction of {self.supersedes}"
+
+    def signature_content(self) -> dict[str, object]:
+        return {
+            "lot": self.lot.lot_number,
+            "supersedes_version": self.supersedes.version,
+            "reason": self.reason,
+            "requested_by": self.requested_by.username,
+        }
+
+
 class NotificationKind(models.TextChoices):
     READY_FOR_REVIEW = "ready_for_review", "Lot ready for QA review"
     AWAITING_CERTIFICATION = "awaiting_certification", "Lot awaiting QP certification"

@@ -29,16 +29,18 @@ from qc.evaluation.describe import describe_criterion
 from qc.evaluation.types import verdict_words
 from qc.models import Lot, SpecificationLine
 from qc.selectors import evaluation_lines
+from releases.lifecycle import lot_expired
 from releases.models import (
     RELEASING_DECISIONS,
     AuditTrailReview,
     Certificate,
+    CertificateCorrection,
     Decision,
     Disposition,
     ResultReview,
 )
 from releases.policy import ActionKey
-from releases.services.commands import Act, lot_command
+from releases.services.commands import Act, lot_command, require_meaningful_reason
 from releases.services.errors import Problem, Refused
 from services.accounts.context import AuthContext
 from services.audit.actions import AuditAction
@@ -91,8 +93,11 @@ def _manifest_entry(signature: Signature) -> dict[str, Any]:
     }
 
 
-def signature_manifest(disposition: Disposition) -> list[dict[str, Any]]:
-    """The signatures behind this decision: reviews, QA approval, QP certification."""
+def signature_manifest(
+    disposition: Disposition, supersedes: Certificate | None = None
+) -> list[dict[str, Any]]:
+    """The signatures behind this decision: reviews, QA approval, QP certification, and,
+    on a corrected certificate, QA's signed approval of the correction."""
     signatures: list[Signature] = []
     for review_model in (ResultReview, AuditTrailReview):
         review = (
@@ -119,6 +124,15 @@ def signature_manifest(disposition: Disposition) -> list[dict[str, Any]]:
         ):
             assert earlier.signature is not None
             signatures.append(earlier.signature)
+    if supersedes is not None:
+        correction = (
+            CertificateCorrection.objects.filter(supersedes=supersedes)
+            .select_related("signature")
+            .order_by("-pk")
+            .first()
+        )
+        if correction is not None:
+            signatures.append(correction.signature)
     unique = {signature.pk: signature for signature in signatures}
     ordered = sorted(unique.values(), key=lambda s: (s.signed_at, s.pk))
     return [_manifest_entry(signature) for signature in ordered]
@@ -209,7 +223,7 @@ def certificate_content(
             "reason": disposition.reason,
             "pending_tests": list(disposition.pending_tests),
         },
-        "signatures": signature_manifest(disposition),
+        "signatures": signature_manifest(disposition, supersedes if correction_reason else None),
         "signature_statement": "Electronic signatures under 21 CFR Part 11: printed name, date "
         "and time (UTC) and meaning of each signing (21 CFR 11.50).",
     }
@@ -261,6 +275,11 @@ def certificate_issue(
             log.warning("no such disposition; nothing to certify", disposition_id=disposition_id)
             return None
         lot = Lot.objects.select_for_update(of=("self",)).get(pk=disposition.lot_id)
+        if lot.expires_on is not None and lot.expires_on < disposition.decided_at.date():
+            # 21 CFR 211.137: never a certificate of an expired lot (the guards refuse
+            # such a release; this holds even for a decision recorded by other means).
+            log.warning("lot expired at the decision; no certificate", lot=lot.lot_number)
+            return None
         issued = Certificate.objects.filter(lot=lot)
         supersedes: Certificate | None
         if correction_reason:
@@ -355,9 +374,11 @@ def certificate_enqueue_on_commit(
 
 
 def certificate_request_correction(
-    *, lot_number: str, auth: AuthContext, reason: str
+    *, lot_number: str, auth: AuthContext, password: str, reason: str
 ) -> Certificate:
-    """QA asks for a corrected certificate: a new version pointing at the latest one."""
+    """QA approves a corrected certificate with a signature: a new version pointing at
+    the latest one, whose manifest shows the correction's signature (21 CFR 11.50)."""
+    require_meaningful_reason(reason)
 
     def request(lot: Lot, act: Act) -> Certificate:
         latest = Certificate.objects.filter(lot=lot).order_by("-version").first()
@@ -366,12 +387,37 @@ def certificate_request_correction(
                 f"No certificate of lot {lot_number} can be corrected",
                 [Problem("certificate_not_found", f"Lot {lot_number} has no certificate yet.")],
             )
+        if lot_expired(lot):  # 21 CFR 211.137: no certificate for an expired lot
+            raise Refused(
+                f"No certificate of lot {lot_number} can be issued",
+                [
+                    Problem(
+                        "lot_expired",
+                        f"Lot {lot_number} expired on {lot.expires_on:%Y-%m-%d}.",
+                    )
+                ],
+            )
+        correction, signature = act.sign(
+            CertificateCorrection(
+                lot=lot,
+                supersedes=latest,
+                reason=act.reason,
+                requested_at=timezone.now(),
+                requested_by=act.person,
+                requested_by_name=act.person.printed_name,
+            ),
+            label=f"lot {lot_number}: correction of certificate v{latest.version}",
+        )
         audit_record(
             actor=act.person.audit_actor(),
             action=AuditAction.CERTIFICATE_CORRECTION_REQUESTED,
             object_type="lot",
             object_id=lot_number,
-            new_values={"supersedes_version": latest.version},
+            new_values={
+                "supersedes_version": latest.version,
+                "certificate_correction_id": correction.pk,
+                "signature_id": signature.pk,
+            },
             reason=act.reason,
         )
         certificate_enqueue_on_commit(
@@ -386,6 +432,7 @@ def certificate_request_correction(
         auth=auth,
         lot_number=lot_number,
         reason=reason,
+        password=password,
         body=request,
     )
 

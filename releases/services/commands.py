@@ -91,6 +91,26 @@ def require_reason(reason: str | None, field: str = "reason") -> str:
     return reason.strip()
 
 
+def require_meaningful_reason(reason: str | None, field: str = "reason") -> str:
+    """A reason a reader years later can act on: a few words, not "x" or "ok".
+
+    EU GMP Annex 11 §9 asks for the reason of a GMP change; a correction of an issued
+    document is one, so a one-word or one-letter reason is refused.
+    """
+    text = require_reason(reason, field)
+    words = [word for word in text.split() if any(ch.isalnum() for ch in word)]
+    if len(words) < MEANINGFUL_REASON_WORDS or len(set(text.casefold())) < 4:
+        raise InvalidInput.single(
+            field,
+            f"say why in at least {MEANINGFUL_REASON_WORDS} words (EU GMP Annex 11 §9)",
+            code="reason_not_meaningful",
+        )
+    return text
+
+
+MEANINGFUL_REASON_WORDS = 3
+
+
 def next_id(model: type[Model]) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [model._meta.db_table])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from qc.evaluation.types import LineVerdict, verdict_words
 from qc.models import Evaluation, Lot, LotStatus, Result, SpecificationStatus
 from qc.selectors import CurrentEvaluation, EvaluationLine, Staleness, lot_current_evaluation
-from releases.lifecycle import status_text
+from releases.lifecycle import lot_expired, status_text
 from releases.models import (
     BLOCKING_KINDS,
     PHASED_KINDS,
@@ -94,6 +94,7 @@ def lot_readiness(
     evaluation = current.evaluation if current is not None else None
     checks = [
         _status_check(lot, action),
+        _expiry_check(lot),
         _evaluation_check(lot, current, action, pending_tests),
         _specification_check(lot),
         _investigations_check(lot),
@@ -229,6 +230,24 @@ def _pending_problems(failing: list[EvaluationLine], pending_tests: Sequence[str
             )
         )
     return problems
+
+
+def _expiry_check(lot: Lot) -> Check:
+    """21 CFR 211.137: a lot past its expiration date is never approved or released."""
+    title = "The lot is within its expiry date (21 CFR 211.137)"
+    if lot_expired(lot):
+        return Check(
+            "expiry",
+            title,
+            (
+                Problem(
+                    "lot_expired",
+                    f"Lot {lot.lot_number} expired on {lot.expires_on:%Y-%m-%d}: an expired lot "
+                    "cannot be approved or released.",
+                ),
+            ),
+        )
+    return Check("expiry", title)
 
 
 def _specification_check(lot: Lot) -> Check:

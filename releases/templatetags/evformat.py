@@ -9,7 +9,8 @@ from django import template
 from django.utils.safestring import SafeString, mark_safe
 
 from qc.evaluation.types import verdict_words
-from qc.models import LotStatus
+from qc.models import Lot, LotStatus
+from releases.lifecycle import lot_expired, lot_expires_soon
 
 register = template.Library()
 
@@ -28,6 +29,14 @@ def readable(value: Decimal | None) -> str | SafeString:
     if isinstance(exponent, int) and exponent > 0:
         number = number.quantize(Decimal(1))
     return f"{number:f}"
+
+
+@register.filter
+def expiry_state(lot: Lot) -> str:
+    """"expired", "soon" (within EXPIRY_WARNING_DAYS) or "" for a lot (21 CFR 211.137)."""
+    if lot_expired(lot):
+        return "expired"
+    return "soon" if lot_expires_soon(lot) else ""
 
 
 @register.filter

@@ -127,13 +127,12 @@ class DeviationForm(forms.Form):
         return {"summary": self.cleaned_data["summary"]}
 
 
-class CorrectionForm(HoldForm):
-    """Why the certificate must be corrected; the new version supersedes the old one."""
+class CorrectionForm(SignatureForm):
+    """Why the certificate must be corrected, signed; the new version supersedes the old."""
 
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs=_TEXT),
-        max_length=4000,
-        help_text="Printed on the corrected certificate; both versions stay on record.",
+    reason_help = (
+        "At least a few words: printed on the corrected certificate and its signature "
+        "manifest; both versions stay on record."
     )
 
 

@@ -25,6 +25,7 @@ class Meaning(models.TextChoices):
     INVALIDATED = "invalidated", "Invalidated"
     VERIFIED = "verified", "Verified (second person)"
     CONCLUDED = "concluded", "Concluded"
+    CORRECTION_APPROVED = "correction_approved", "Correction approved"
 
 
 class Signature(models.Model):

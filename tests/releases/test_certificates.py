@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from releases.models import Certificate, Decision, Disposition
+from releases.models import Certificate, CertificateCorrection, Decision, Disposition
 from releases.services.certificates import certificate_issue
 from releases.services.decisions import lot_release
 from releases.tasks import certificate_generate, reconcile_certificates
@@ -121,13 +121,24 @@ def test_the_api_serves_the_latest_certificate_or_a_version(
     release = _released(world, reviewer, qa, qp, password)
     first = certificate_issue(disposition_id=release.pk)
     assert first is not None
+    correct = f"/api/v1/lots/{release.lot.lot_number}/certificate/correct/"
+    unsigned = api_as(qa).post(correct, {"reason": "expiry date corrected"}, format="json")
+    assert unsigned.status_code == 400 and unsigned.json()["errors"][0]["field"] == "password"
+    junk = api_as(qa).post(correct, {"reason": "x", "password": password}, format="json")
+    assert [e["code"] for e in junk.json()["errors"]] == ["reason_not_meaningful"]
     response = api_as(qa).post(
-        f"/api/v1/lots/{release.lot.lot_number}/certificate/correct/",
-        {"reason": "expiry date corrected"},
-        format="json",
+        correct, {"reason": "expiry date corrected", "password": password}, format="json"
     )
     assert response.status_code == 202, response.content
-    certificate_issue(disposition_id=release.pk, supersedes_id=first.pk, correction_reason="expiry")
+    correction = CertificateCorrection.objects.get(supersedes=first)
+    assert correction.signature.meaning == "correction_approved"
+    assert correction.signature.statement  # the words QA confirmed, as the API returned them
+    second = certificate_issue(
+        disposition_id=release.pk, supersedes_id=first.pk, correction_reason="expiry"
+    )
+    assert second is not None
+    manifest = {entry["signature_id"] for entry in second.content["signatures"]}
+    assert correction.signature_id in manifest  # the corrected document shows who approved it
     url = f"/api/v1/lots/{release.lot.lot_number}/certificate"
     pdf = mes_api.get(f"{url}.pdf")  # a manufacturing system may fetch it
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"

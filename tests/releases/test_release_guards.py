@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 from axes.models import AccessAttempt
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 
-from qc.models import LotStatus
+from qc.models import Lot, LotStatus
 from releases.models import Decision, Disposition
 from releases.services.decisions import lot_approve, lot_reject, lot_release
 from releases.services.errors import NotAllowed, Refused
@@ -322,3 +324,36 @@ def test_dispositions_are_append_only_and_stay_linked_to_their_signature(
     forged.pk, forged.object_id = None, str(other.pk)
     forged.save()
     assert not signature_verify(forged).intact
+
+
+@pytest.mark.requirement("21CFR211.137")
+def test_an_expired_lot_is_never_approved_or_released_and_the_checklist_names_the_date(
+    world: Any, reviewer: Any, qa: Any, qp: Any, password: str, api_as: Any
+) -> None:
+    lot = world.reviewed(world.ready_lot(), reviewer, qa)
+    yesterday = timezone.now().date() - dt.timedelta(days=1)
+    Lot.objects.filter(pk=lot.pk).update(expires_on=yesterday)
+    checklist = api_as(qa).get(f"/api/v1/lots/{lot.lot_number}/release-checklist/?action=approve")
+    (expiry,) = [check for check in checklist.json()["checks"] if check["key"] == "expiry"]
+    assert [p["code"] for p in expiry["problems"]] == ["lot_expired"]
+    assert f"{yesterday:%Y-%m-%d}" in expiry["problems"][0]["reason"]
+    assert _refusal(
+        lot_approve,
+        lot_number=lot.lot_number,
+        auth=AuthContext.of(qa),
+        password=password,
+        reason="x",
+    ) == ["lot_expired"]
+    # Expiring today is still in date: the lot may be decided until the day is over.
+    Lot.objects.filter(pk=lot.pk).update(expires_on=timezone.now().date())
+    lot_approve(lot_number=lot.lot_number, auth=AuthContext.of(qa), password=password, reason="ok")
+    Lot.objects.filter(pk=lot.pk).update(expires_on=yesterday)
+    assert _refusal(
+        lot_release,
+        lot_number=lot.lot_number,
+        auth=AuthContext.of(qp),
+        password=password,
+        reason="x",
+    ) == ["lot_expired"]
+    page = api_as(qa).get(f"/lots/{lot.lot_number}/").content.decode()
+    assert f"expired on {yesterday:%Y-%m-%d}" in page

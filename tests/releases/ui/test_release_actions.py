@@ -588,9 +588,11 @@ def test_qa_opens_a_deviation_from_the_lot_page_and_it_blocks_the_approval(
 
 
 def test_a_corrected_certificate_is_offered_only_once_a_lot_is_released(
-    evaluated_demo: None,
+    evaluated_demo: None, password: str
 ) -> None:
     qa = client_for("qa")
     assert 'id="action-certificate-correction"' not in qa.get(f"/lots/{OOS}/").content.decode()
-    refused = _act(qa, OOS, "certificate-correction", reason="typo in the address")
+    refused = _act(
+        qa, OOS, "certificate-correction", reason="typo in the address", password=password
+    )
     assert refused.status_code == 409 and _codes(refused.content.decode()) == ["wrong_state"]
