@@ -76,7 +76,7 @@ def test_the_conforming_lot_is_released_through_the_browser(
     _sign(page, "audit-trail-review", "no unexplained change or late entry", password)
     _success(page)
     assert page.locator("#checklist li.fail").count() == 0
-    assert "all 9 checks pass" in page.locator("#checklist h2").inner_text()
+    assert "all 10 checks pass" in page.locator("#checklist h2").inner_text()
     screenshot(page, "release-2-qa-checklist-passes")
     _sign(page, "approve", "conforms to specification v1; records reviewed", password)
     assert "Lot EVX-24-001 is approved by QA" in _success(page)

@@ -110,7 +110,7 @@ def test_qa_sees_the_checklist_of_its_approval_with_what_still_fails(
 ) -> None:
     page = _text(client_for("qa").get(f"/lots/{CONFORMING}/"))
     assert "Release checklist · approval by QA" in page
-    assert "2 of 9 checks fail" in page
+    assert "2 of 10 checks fail" in page
     assert "QA has not recorded a review of lot EVX-24-001's audit trail." in page
     assert "have not been reviewed by a second person (QC reviewer)" in page
     assert "✓ The current evaluation conforms" in page
@@ -181,7 +181,7 @@ def test_reviews_approval_and_certification_through_the_forms(
         == 302
     )
     page = _text(qa.get(f"/lots/{CONFORMING}/"))
-    assert "all 9 checks pass" in page
+    assert "all 10 checks pass" in page
     assert (
         _act(
             qa, CONFORMING, "approve", reason="conforms; records reviewed", password=password
