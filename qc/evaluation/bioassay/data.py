@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 REFERENCE: Final = "reference"
 LEGACY_SAMPLE: Final = "sample"
@@ -73,9 +73,13 @@ DESIGN_LABELS: Final[Mapping[str, tuple[str, ...]]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Preparation:
-    """One preparation's points: doses, x = ln dose, responses as posted, y transformed."""
+    """One preparation's points: doses, x = ln dose, responses as posted, y transformed.
+
+    Internal to one analysis (not frozen: a frozen dataclass costs a microsecond to
+    build, and thousands of lots are evaluated at a time); never mutated.
+    """
 
     name: str
     doses: tuple[float, ...]
@@ -89,7 +93,7 @@ class Preparation:
         return len(set(self.xs))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AssayData:
     """The reference first, then the test preparations; ``judged`` are the lot's."""
 
@@ -129,21 +133,39 @@ def _points(raw: object, name: str) -> Sequence[Any]:
 def _preparation(
     name: str, raw: object, transform: Callable[[float], float], labels: tuple[str, ...]
 ) -> Preparation:
+    doses, responses, point_labels = _checked(name, raw, labels)
+    try:
+        ys = tuple(responses) if transform is _identity else tuple(map(transform, responses))
+    except CurveError as exc:
+        raise CurveError(f"{name}: {exc}") from None
+    return Preparation(
+        name, tuple(doses), tuple(map(math.log, doses)), tuple(responses), ys, tuple(point_labels)
+    )
+
+
+def _checked(
+    name: str, raw: object, labels: tuple[str, ...]
+) -> tuple[list[float], list[float], list[tuple[str, ...]]]:
+    """Every point checked; the first point that is wrong is named by :func:`_refuse`."""
     doses: list[float] = []
     responses: list[float] = []
     point_labels: list[tuple[str, ...]] = []
-    for point in _points(raw, name):
-        if type(point) is not dict and not isinstance(point, Mapping):
-            raise CurveError(f"every {name} point needs a dose and a response")
+    points = _points(raw, name)
+    isfinite = math.isfinite
+    for point in points:
         try:
             dose_raw, response_raw = point["dose"], point["response"]
-        except KeyError:
-            raise CurveError(f"every {name} point needs a dose and a response") from None
-        dose = _number(dose_raw, f"{name} dose")
-        if dose <= 0:
-            raise CurveError(f"{name} dose {dose_raw} is not positive; log dose is undefined")
+            dose, response = float(dose_raw), float(response_raw)
+        except (KeyError, TypeError, ValueError, IndexError):
+            _refuse(name, point)
+        if (
+            not (dose > 0 and isfinite(dose) and isfinite(response))
+            or dose_raw.__class__ is bool
+            or response_raw.__class__ is bool
+        ):
+            _refuse(name, point)
         doses.append(dose)
-        responses.append(_number(response_raw, f"{name} response"))
+        responses.append(response)
         if labels:
             missing = [label for label in labels if point.get(label) in (None, "")]
             if missing:
@@ -153,13 +175,18 @@ def _preparation(
             point_labels.append(tuple(str(point[label]) for label in labels))
     if not doses:
         raise CurveError(f"the {name} curve has no points")
-    try:
-        ys = tuple(responses) if transform is _identity else tuple(map(transform, responses))
-    except CurveError as exc:
-        raise CurveError(f"{name}: {exc}") from None
-    return Preparation(
-        name, tuple(doses), tuple(map(math.log, doses)), tuple(responses), ys, tuple(point_labels)
-    )
+    return doses, responses, point_labels
+
+
+def _refuse(name: str, point: object) -> NoReturn:
+    """Raise the :class:`CurveError` that says what is wrong with ``point``."""
+    if not isinstance(point, Mapping) or "dose" not in point or "response" not in point:
+        raise CurveError(f"every {name} point needs a dose and a response")
+    dose = _number(point["dose"], f"{name} dose")
+    if dose <= 0:
+        raise CurveError(f"{name} dose {point['dose']} is not positive; log dose is undefined")
+    _number(point["response"], f"{name} response")
+    raise CurveError(f"the {name} point {point!r} cannot be read")  # pragma: no cover
 
 
 def read_assay(raw: Mapping[str, Any], *, transform: str, design: str) -> AssayData:

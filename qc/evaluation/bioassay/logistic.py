@@ -45,7 +45,7 @@ from qc.evaluation.bioassay.report import (
     ValidityTest,
     equivalence_test,
 )
-from qc.evaluation.bioassay.stats import f_sf, t_quantile, t_two_sided
+from qc.evaluation.bioassay.stats import f_sf, percent, t_quantile, t_two_sided
 from qc.evaluation.bioassay.words import failed_tests_sentence
 
 _NOISE = 1e-10
@@ -90,9 +90,12 @@ def _fit(x: np.ndarray, y: np.ndarray, group: np.ndarray, start: np.ndarray) -> 
         raise CurveError("the four-parameter logistic fit did not converge")
     jac = jacobian(solution.x)
     jtj = jac.T @ jac
+    inverse: np.ndarray | None
     try:
-        inverse = np.linalg.inv(jtj) if np.linalg.cond(jtj) < 1e12 else None
-    except np.linalg.LinAlgError:
+        inverse = np.linalg.inv(jtj)
+    except np.linalg.LinAlgError:  # the doses do not determine every parameter
+        inverse = None
+    if inverse is not None and not (np.all(np.isfinite(inverse)) and np.all(np.diag(inverse) > 0)):
         inverse = None
     rss = float(np.sum(residuals(solution.x) ** 2))
     return _Fit(solution.x, rss, inverse)
@@ -149,7 +152,7 @@ def _anova(
 def _interval_test(
     quantity: str,
     preparation: str,
-    estimate: float,
+    estimate: float | None,
     se: float | None,
     t: float,
     low: float,
@@ -159,11 +162,12 @@ def _interval_test(
     log_scale: bool,
 ) -> ValidityTest:
     interval = None
-    if se is not None and log_scale:
-        centre = math.log(estimate)
-        interval = (math.exp(centre - t * se), math.exp(centre + t * se))
-    elif se is not None:
-        interval = (estimate - t * se, estimate + t * se)
+    if estimate is not None and se is not None:
+        if log_scale:  # a ratio: symmetric on the log scale
+            centre = math.log(estimate)
+            interval = (math.exp(centre - t * se), math.exp(centre + t * se))
+        else:
+            interval = (estimate - t * se, estimate + t * se)
     return equivalence_test(
         preparation=preparation,
         quantity=quantity,
@@ -176,6 +180,12 @@ def _interval_test(
 
 def analyse(data: AssayData, settings: Settings, *, result_id: str) -> AssayReport:
     """The parallel 4PL analysis of one assay (see the module docstring)."""
+    # Overflow on absurd data ends as a CurveError or a failed fit, not as warnings.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _analyse(data, settings, result_id=result_id)
+
+
+def _analyse(data: AssayData, settings: Settings, *, result_id: str) -> AssayReport:
     preps = data.preparations
     for prep in preps:
         if prep.distinct_doses < settings.min_doses:
@@ -320,9 +330,9 @@ def _equivalence(
             margin = settings.slope_ratio_margin
             b_t, b_s = float(fit.params[2]), float(reference.params[2])
             se_t, se_s = _se(fit, s2, 2), _se(reference, s2, 2)
-            ratio = b_t / b_s if b_s else math.inf
+            ratio = b_t / b_s if b_s else None
             se = None
-            if se_t is not None and se_s is not None and b_t and b_s and ratio > 0:
+            if se_t is not None and se_s is not None and ratio is not None and ratio > 0:
                 se = math.sqrt((se_t / b_t) ** 2 + (se_s / b_s) ** 2)
             tests.append(
                 _interval_test(
@@ -334,7 +344,7 @@ def _equivalence(
                     1 / margin,
                     margin,
                     level,
-                    log_scale=ratio > 0 and math.isfinite(ratio),
+                    log_scale=True,
                 )
             )
         if settings.asymptote_margin is not None:
@@ -376,12 +386,12 @@ def _estimates(
             contrast[3], contrast[3 + k] = 1.0, -1.0
             variance = s2 * float(contrast @ fit.jtj_inverse @ contrast)
             se = math.sqrt(max(variance, 0.0))
-            lower = _percent(log_potency - t * se)
-            upper = _percent(log_potency + t * se)
+            lower = percent(log_potency - t * se)
+            upper = percent(log_potency + t * se)
         estimates.append(
             PotencyEstimate(
                 preparation=prep.name,
-                potency_percent=_percent(log_potency),
+                potency_percent=percent(log_potency),
                 lower_percent=lower,
                 upper_percent=upper,
                 confidence=settings.confidence,
@@ -390,10 +400,3 @@ def _estimates(
             )
         )
     return tuple(estimates)
-
-
-def _percent(log_potency: float) -> float:
-    try:
-        return 100 * math.exp(log_potency)
-    except OverflowError:
-        raise CurveError("the potency estimate is out of range") from None

@@ -45,7 +45,7 @@ from qc.evaluation.bioassay.report import (
     ValidityTest,
     equivalence_test,
 )
-from qc.evaluation.bioassay.stats import f_sf, t_quantile, t_two_sided
+from qc.evaluation.bioassay.stats import f_sf, percent, t_quantile, t_two_sided
 from qc.evaluation.bioassay.words import failed_tests_sentence
 
 #: sums of squares below this fraction of the total are rounding noise, not variation
@@ -78,9 +78,11 @@ class Settings:
     min_doses: int = 2
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Sums:
     """One preparation: size, means, and sums of squares and products about its means.
+
+    (Not frozen: built for every assay, and a frozen dataclass costs a microsecond.)
 
     ``between`` is the sum over its doses of n (mean y at the dose - mean y)^2, and
     ``syy`` the total sum of squares of y about the preparation's mean.
@@ -366,11 +368,11 @@ def _estimates(
         lower = upper = c = None
         if limits is not None:
             low, high, g = limits
-            lower, upper, c = _percent(low - shift), _percent(high - shift), 1 / (1 - g)
+            lower, upper, c = percent(low - shift), percent(high - shift), 1 / (1 - g)
         estimates.append(
             PotencyEstimate(
                 preparation=prep.name,
-                potency_percent=_percent(log_potency),
+                potency_percent=percent(log_potency),
                 lower_percent=lower,
                 upper_percent=upper,
                 confidence=settings.confidence,
@@ -380,10 +382,3 @@ def _estimates(
             )
         )
     return tuple(estimates)
-
-
-def _percent(log_potency: float) -> float:
-    try:
-        return 100 * math.exp(log_potency)
-    except OverflowError:
-        raise CurveError("the potency estimate is out of range") from None

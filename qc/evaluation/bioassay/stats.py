@@ -14,6 +14,8 @@ from functools import lru_cache
 
 from scipy import special
 
+from qc.evaluation.bioassay.data import CurveError
+
 
 def f_sf(statistic: float, df_num: int, df_den: int) -> float:
     """P(F >= statistic) for an F(df_num, df_den) variable (the ANOVA p value)."""
@@ -40,3 +42,14 @@ def t_quantile(probability: float, df: int) -> float:
 def t_two_sided(confidence: float, df: int) -> float:
     """t for a two-sided ``confidence`` interval (0.95 -> the 0.975 quantile)."""
     return t_quantile(0.5 + confidence / 2, df)
+
+
+def percent(log_potency: float) -> float:
+    """100 exp(ln potency), refused when it leaves the range a float can hold."""
+    try:
+        value = 100 * math.exp(log_potency)
+    except OverflowError:
+        value = math.inf
+    if not 0 < value < math.inf:
+        raise CurveError("the potency estimate is out of range")
+    return value

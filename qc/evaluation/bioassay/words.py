@@ -31,10 +31,6 @@ def p_text(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {figures(p, 2)}"
 
 
-def percent(value: float) -> str:
-    return f"{value:g} %" if value == int(value) else f"{figures(value, 2)} %"
-
-
 #: what an ANOVA test of the deviations from the model is called (Ph. Eur. 5.3 §3.2.4)
 _DEVIATIONS = {
     "parallelism": "non-parallelism",

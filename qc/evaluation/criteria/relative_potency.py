@@ -147,12 +147,55 @@ def _decimal(value: float) -> Decimal:
     return Decimal(repr(value))
 
 
+def _settings(params: Mapping[str, Any], model: str, *, where: str) -> Settings:
+    """How the method analyses its assays: design, transformation, validity tests."""
+    logistic_model = model == "four_parameter_logistic"
+    design = _choice(params, "design", tuple(DESIGN_LABELS), where=where)
+    if logistic_model and design != "completely_randomised":
+        raise CriterionError(
+            f"{where}: the four-parameter logistic is analysed as a completely "
+            "randomised design; blocks, rows and columns need the parallel-line model"
+        )
+    slope_margin = _positive(params, "max_slope_ratio", where=where)
+    if slope_margin is not None and slope_margin < 1:
+        raise CriterionError(f"{where}: 'max_slope_ratio' must be at least 1")
+    asymptote_margin = _positive(params, "max_asymptote_difference", where=where)
+    if asymptote_margin is not None and not logistic_model:
+        raise CriterionError(
+            f"{where}: 'max_asymptote_difference' is a margin of the four-parameter logistic"
+        )
+    margins = slope_margin is not None or asymptote_margin is not None
+    parallelism = params.get("parallelism", "equivalence" if margins else "anova")
+    if parallelism not in ("anova", "equivalence"):
+        raise CriterionError(f'{where}: \'parallelism\' must be "anova" or "equivalence"')
+    if parallelism == "equivalence" and not margins:
+        raise CriterionError(
+            f"{where}: parallelism by equivalence needs a margin ('max_slope_ratio'"
+            f"{' or max_asymptote_difference' if logistic_model else ''})"
+        )
+    minimum = 4 if logistic_model else 2
+    return Settings(
+        design=design,
+        transform=_choice(params, "transform", tuple(TRANSFORMS), where=where),
+        confidence=_fraction(params, "confidence", "0.95", where=where, low="0.5", high="1"),
+        alpha=_fraction(params, "alpha", "0.05", where=where, low="0", high="0.5"),
+        alpha_regression=_fraction(
+            params, "alpha_regression", "0.05", where=where, low="0", high="0.5"
+        ),
+        parallelism_anova=parallelism == "anova",
+        slope_ratio_margin=slope_margin,
+        asymptote_margin=asymptote_margin,
+        min_doses=param_int(params, "min_points", minimum, where=where, minimum=minimum),
+    )
+
+
 class RelativePotency(CompiledLine):
     __slots__ = (
         "analysis",
         "assays",
         "confidence",
         "estimate_limits",
+        "level",
         "limits_percent",
         "lower_bound",
         "max_ratio",
@@ -171,51 +214,9 @@ class RelativePotency(CompiledLine):
         self.unit = canonical_unit(line)
         self.model = _choice(params, "model", tuple(MODELS), where=context)
         self.analysis: Callable[..., AssayReport] = _ANALYSES[self.model]
-        logistic_model = self.model == "four_parameter_logistic"
-        design = _choice(params, "design", tuple(DESIGN_LABELS), where=context)
-        if logistic_model and design != "completely_randomised":
-            raise CriterionError(
-                f"{context}: the four-parameter logistic is analysed as a completely "
-                "randomised design; blocks, rows and columns need the parallel-line model"
-            )
-        transform = _choice(params, "transform", tuple(TRANSFORMS), where=context)
-        self.confidence = _fraction(
-            params, "confidence", "0.95", where=context, low="0.5", high="1"
-        )
-        alpha = _fraction(params, "alpha", "0.05", where=context, low="0", high="0.5")
-        alpha_regression = _fraction(
-            params, "alpha_regression", "0.05", where=context, low="0", high="0.5"
-        )
-        slope_margin = _positive(params, "max_slope_ratio", where=context)
-        if slope_margin is not None and slope_margin < 1:
-            raise CriterionError(f"{context}: 'max_slope_ratio' must be at least 1")
-        asymptote_margin = _positive(params, "max_asymptote_difference", where=context)
-        if asymptote_margin is not None and not logistic_model:
-            raise CriterionError(
-                f"{context}: 'max_asymptote_difference' is a margin of the four-parameter logistic"
-            )
-        margins = slope_margin is not None or asymptote_margin is not None
-        default = "equivalence" if margins else "anova"
-        parallelism = params.get("parallelism", default)
-        if parallelism not in ("anova", "equivalence"):
-            raise CriterionError(f'{context}: \'parallelism\' must be "anova" or "equivalence"')
-        if parallelism == "equivalence" and not margins:
-            raise CriterionError(
-                f"{context}: parallelism by equivalence needs a margin ('max_slope_ratio'"
-                f"{' or max_asymptote_difference' if logistic_model else ''})"
-            )
-        minimum = 4 if logistic_model else 2
-        self.settings = Settings(
-            design=design,
-            transform=transform,
-            confidence=self.confidence,
-            alpha=alpha,
-            alpha_regression=alpha_regression,
-            parallelism_anova=parallelism == "anova",
-            slope_ratio_margin=slope_margin,
-            asymptote_margin=asymptote_margin,
-            min_doses=param_int(params, "min_points", minimum, where=context, minimum=minimum),
-        )
+        self.settings = _settings(params, self.model, where=context)
+        self.confidence = self.settings.confidence
+        self.level = f"{short(100 * self.confidence, 4)} %"
         self.assays = param_int(params, "assays", 1, where=context, minimum=1)
         self.estimate_limits = (
             NumericLimits.from_line(line, unit=self.unit, where=context)
@@ -268,14 +269,19 @@ class RelativePotency(CompiledLine):
             )
             return self.analysis(data, settings, result_id=result.result_id)
         except CurveError as exc:
-            return AssayReport(
-                result_id=result.result_id,
-                model=self.model,
-                design=settings.design,
-                transform=settings.transform,
-                valid=False,
-                problem=str(exc),
-            )
+            problem = str(exc)
+        except (ArithmeticError, ValueError) as exc:
+            # Data no assay design anticipated (e.g. responses near the float range):
+            # the result cannot be analysed, which is an invalid result, never a crash.
+            problem = f"the analysis failed on these data ({type(exc).__name__})"
+        return AssayReport(
+            result_id=result.result_id,
+            model=self.model,
+            design=settings.design,
+            transform=settings.transform,
+            valid=False,
+            problem=problem,
+        )
 
     def _precision(self, estimate: PotencyEstimate | CombinedPotency) -> str | None:
         """Why the limits are less precise than the method requires (assay invalid), if so."""
@@ -285,8 +291,7 @@ class RelativePotency(CompiledLine):
             return "the confidence interval is unbounded" if needs_limits else None
         if self.max_ratio is None and self.limits_percent is None:
             return None
-        level = f"{short(100 * self.confidence, 4)} %"
-        interval = f"{level} confidence limits {figures(lower)}–{figures(upper)} %"
+        interval = f"{self.level} confidence limits {figures(lower)}–{figures(upper)} %"
         if self.max_ratio is not None and upper / lower > self.max_ratio:
             return (
                 f"{interval} are less precise than required (upper/lower {figures(upper / lower)}"
@@ -388,15 +393,20 @@ class RelativePotency(CompiledLine):
         return judged
 
     def _limits_text(self, lower: float | None, upper: float | None) -> str:
+        """The limits for the reason, rounded as the estimate is shown."""
         if lower is None or upper is None:
             return "confidence interval unbounded"
-        shown = self.estimate_limits or self.lower_bound or self.upper_bound
-        assert shown is not None
-        low, high = (
-            format_decimal(round_half_up(shown.computed(_decimal(v)), shown.decimals))
-            for v in (lower, upper)
-        )
-        return f"{short(100 * self.confidence, 4)} % confidence limits {low}–{high} %"
+        decimals = self.line.decimals
+        if decimals is not None and decimals >= 0:
+            low, high = f"{lower:.{decimals}f}", f"{upper:.{decimals}f}"
+        else:
+            shown = self.estimate_limits or self.lower_bound or self.upper_bound
+            assert shown is not None
+            low, high = (
+                format_decimal(round_half_up(shown.computed(_decimal(v)), decimals))
+                for v in (lower, upper)
+            )
+        return f"{self.level} confidence limits {low}–{high} %"
 
     def _shown(self, judged: Sequence[tuple[NumericLimits, Judged]]) -> list[ShownValue]:
         return [limits.shown(j) for limits, j in judged]
@@ -405,6 +415,15 @@ class RelativePotency(CompiledLine):
         self, judged: Sequence[tuple[NumericLimits, Judged]]
     ) -> tuple[LineVerdict, str, tuple[str, ...]]:
         """Every value on its own (FDA OOS guidance); any failing value fails the line."""
+        if len(judged) == 1:
+            limits, only = judged[0]
+            if only.fails:
+                return "does_not_conform", limits.failure(only, name_subject=True), only.result_ids
+            reason = f"{limits.conformance([only])} ({only.subject})"
+            if only.alerts:
+                alert = limits.alert_phrase(only, name_subject=False)
+                return "conforms_with_alert", f"{reason}, but {alert}", ()
+            return "conforms", reason, ()
         failures = [limits.failure(j, name_subject=True) for limits, j in judged if j.fails]
         if failures:
             failing = sorted({rid for _, j in judged if j.fails for rid in j.result_ids})
