@@ -101,8 +101,8 @@ class _Sums:
 def _sums(prep: Preparation) -> _Sums:
     xs, ys = prep.xs, prep.ys
     n = len(xs)
-    mean_x = math.fsum(xs) / n
-    mean_y = math.fsum(ys) / n
+    mean_x = sum(xs) / n
+    mean_y = sum(ys) / n
     sxx = sxy = syy = 0.0
     by_dose: dict[float, list[float]] = {}
     for x, y in zip(xs, ys, strict=True):
