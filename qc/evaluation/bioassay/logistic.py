@@ -282,7 +282,8 @@ def _analyse(data: AssayData, settings: Settings, *, result_id: str) -> AssayRep
         FittedCurve(
             preparation=prep.name,
             role="reference" if k == 0 else "test",
-            points=tuple(zip(prep.doses, prep.responses, strict=True)),
+            doses=prep.doses,
+            responses=prep.responses,
             a=a,
             d=d,
             hill=b,

@@ -325,7 +325,8 @@ def analyse(data: AssayData, settings: Settings, *, result_id: str) -> AssayRepo
         FittedCurve(
             preparation=prep.name,
             role="reference" if k == 0 else "test",
-            points=tuple(zip(prep.doses, prep.responses, strict=True)),
+            doses=prep.doses,
+            responses=prep.responses,
             intercept=s.mean_y - slope * s.mean_x,
             slope=slope,
         )

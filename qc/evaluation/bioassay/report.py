@@ -72,13 +72,14 @@ class FittedCurve:
     Parallel lines: y = ``intercept`` + ``slope`` x. Four-parameter logistic
     (USP <1034>): y = ``d`` + (``a`` - ``d``) / (1 + exp(``hill`` (x - ``log_ec50``))),
     ``a`` the response at zero dose, ``d`` at infinite dose, ``log_ec50`` = ln of the
-    dose giving the mid response. ``points`` are (dose, response) as posted,
-    untransformed.
+    dose giving the mid response. ``doses`` and ``responses`` are the points as
+    posted (untransformed), pair by pair.
     """
 
     preparation: str
     role: str
-    points: tuple[tuple[float, float], ...]
+    doses: tuple[float, ...]
+    responses: tuple[float, ...]
     intercept: float | None = None
     slope: float | None = None
     a: float | None = None

@@ -136,4 +136,5 @@ def test_a_valid_assay_keeps_its_limits_and_curves(demo_world: None, mes_api: AP
     (assay,) = line["potency"]["assays"]
     (estimate,) = assay["estimates"]
     assert estimate["lower_percent"] < 90 < estimate["upper_percent"]
-    assert [len(curve["points"]) for curve in assay["curves"]] == [15, 15]
+    assert [len(curve["doses"]) for curve in assay["curves"]] == [15, 15]
+    assert [len(curve["responses"]) for curve in assay["curves"]] == [15, 15]
