@@ -19,7 +19,9 @@ Input building is not timed. Targets: >= 1,000 lots/s, and the engine at or abov
 25 % of the digest-only baseline of the same run (the rules may cost at most three
 times what merely hashing their inputs costs). The potency line (080) runs the
 parallel-line analysis of Ph. Eur. 5.3 (validity tests, Fieller limits) on every lot;
-``--potency`` also times that line alone.
+``--potency`` also times that line alone. The share is printed twice: from the
+sequential measurements above, and from the engine and the baseline timed in turn
+on the same chunks of lots (robust to the load of a shared machine).
 """
 
 from __future__ import annotations
@@ -464,6 +466,26 @@ def _timed(
     return best, outcome
 
 
+def _interleaved(lots: Lots, spec: list[SpecLine], chunk: int = 250) -> tuple[float, float]:
+    """The digest's share of the engine's time, both measured chunk by chunk in turn.
+
+    A shared machine's load drifts within seconds; timing the engine and the baseline
+    on the same chunk, one right after the other (alternating which goes first),
+    exposes both to the same load. Returns (wall-clock share, CPU-time share).
+    """
+    wall = {"engine": 0.0, "digest": 0.0}
+    cpu = {"engine": 0.0, "digest": 0.0}
+    for index in range(0, len(lots), chunk):
+        part = lots[index : index + chunk]
+        order = [("engine", _engine), ("digest", _digest_only)]
+        for name, work in order if (index // chunk) % 2 == 0 else order[::-1]:
+            wall_start, cpu_start = time.perf_counter(), time.process_time()
+            work(part, spec)
+            wall[name] += time.perf_counter() - wall_start
+            cpu[name] += time.process_time() - cpu_start
+    return wall["digest"] / wall["engine"], cpu["digest"] / cpu["engine"]
+
+
 def _worker(bounds: tuple[int, int]) -> tuple[int, float]:
     lots = [synthetic_lot(i) for i in range(*bounds)]
     spec = demo_spec()
@@ -518,6 +540,11 @@ def main() -> None:
     print(
         f"{'PASS' if share >= 0.25 else 'BELOW TARGET'}: engine at {share:.1%} of the "
         "digest-only baseline of this run (target >= 25 %)"
+    )
+    wall_share, cpu_share = _interleaved(lots, spec)
+    print(
+        f"{'PASS' if wall_share >= 0.25 else 'BELOW TARGET'}: engine at {wall_share:.1%} of "
+        f"the digest-only baseline timed chunk by chunk in turn ({cpu_share:.1%} in CPU time)"
     )
 
 
