@@ -44,6 +44,15 @@ class EvaluationLineSerializer(serializers.Serializer):
     invalid_result_ids = serializers.ListField(child=serializers.CharField())
     shown_values = ShownValueSerializer(many=True)
     notes = serializers.ListField(child=serializers.CharField())
+    potency = serializers.SerializerMethodField(
+        help_text="Relative-potency lines: each assay's validity tests (statistic, p), the "
+        "estimate with its confidence limits, and the fitted curves with their points "
+        "(Ph. Eur. 5.3); null on other lines."
+    )
+
+    def get_potency(self, line: Any) -> dict[str, Any] | None:
+        potency = line.extra.get("potency")
+        return dict(potency) if potency else None
 
 
 class EvaluationSerializer(serializers.ModelSerializer):

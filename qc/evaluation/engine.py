@@ -23,7 +23,8 @@ from qc.evaluation.types import (
     SpecLine,
 )
 
-ENGINE_VERSION: Final = "1.0.0"
+# 2.0.0: potency validity tests (Ph. Eur. 5.3), confidence limits, 4PL, K/M limits.
+ENGINE_VERSION: Final = "2.0.0"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any, Literal
+from decimal import ROUND_FLOOR, Context, Decimal, Inexact
+from typing import Any, Final, Literal
 
 from qc.evaluation.rounding import format_decimal, format_limit, round_half_down, round_half_up
 from qc.evaluation.rounding import to_decimal as _to_decimal
@@ -23,6 +23,16 @@ from qc.evaluation.types import CriterionError, Qualifier
 Outcome = Literal["inside", "above", "below", "unproven_high", "unproven_low"]
 
 LIMIT_KEYS = frozenset({"min", "max", "min_inclusive", "max_inclusive"})
+#: an endotoxin limit stated as K/M (USP <85>) instead of a 'max'
+ENDOTOXIN_KEYS = frozenset({"endotoxin_k", "endotoxin_m", "endotoxin_m_unit"})
+#: M's unit (maximum dose per kg, per hour) and the unit of the limit K/M it gives
+ENDOTOXIN_M_UNITS: Final = {
+    "mL/kg": "EU/mL",
+    "mL/kg/h": "EU/mL",
+    "mg/kg": "EU/mg",
+    "mg/kg/h": "EU/mg",
+}
+_QUOTIENT: Final = Context(prec=28, traps=[])
 
 _LE, _GE, _EN_DASH = "\u2264", "\u2265", "\u2013"
 
@@ -43,6 +53,58 @@ def param_bool(params: Mapping[str, Any], key: str, default: bool, *, where: str
     if not isinstance(raw, bool):
         raise CriterionError(f"{where}: '{key}' must be true or false, not {raw!r}")
     return raw
+
+
+@dataclass(frozen=True, slots=True)
+class EndotoxinLimit:
+    """USP <85>: endotoxin limit = K/M.
+
+    K is the threshold pyrogenic dose (EU/kg: 5 for most parenteral routes, 0.2
+    intrathecal), M the maximum dose of the product per kg body mass per hour (mL/kg
+    or mg/kg). ``limit`` is K/M in ``unit`` (EU/mL or EU/mg), exact when the
+    quotient terminates; otherwise rounded *down* to the line's decimals (or four
+    significant figures), so the limit shown is the limit applied and never more
+    lenient than K/M.
+    """
+
+    k: Decimal
+    m: Decimal
+    m_unit: str
+    limit: Decimal
+    unit: str
+
+    @classmethod
+    def from_params(
+        cls, params: Mapping[str, Any], *, decimals: int | None, where: str
+    ) -> EndotoxinLimit | None:
+        if not ENDOTOXIN_KEYS & set(params):
+            return None
+        if "max" in params:
+            raise CriterionError(f"{where}: give either 'max' or K/M ('endotoxin_k', ...)")
+        k = param_decimal(params, "endotoxin_k", where=where)
+        m = param_decimal(params, "endotoxin_m", where=where)
+        m_unit = params.get("endotoxin_m_unit")
+        if k is None or m is None or k <= 0 or m <= 0:
+            raise CriterionError(
+                f"{where}: K/M needs 'endotoxin_k' (EU/kg) and 'endotoxin_m' above 0"
+            )
+        if m_unit not in ENDOTOXIN_M_UNITS:
+            raise CriterionError(
+                f"{where}: 'endotoxin_m_unit' must be one of {', '.join(ENDOTOXIN_M_UNITS)}"
+            )
+        _QUOTIENT.clear_flags()
+        limit = _QUOTIENT.divide(k, m)
+        if _QUOTIENT.flags[Inexact]:
+            places = decimals if decimals is not None else 3 - limit.adjusted()
+            limit = limit.quantize(Decimal(1).scaleb(-places), rounding=ROUND_FLOOR)
+        return cls(k=k, m=m, m_unit=m_unit, limit=limit, unit=ENDOTOXIN_M_UNITS[m_unit])
+
+    def words(self, decimals: int | None) -> str:
+        """``K/M = 5 EU/kg ÷ 10 mL/kg = 0.50 EU/mL``."""
+        return (
+            f"K/M = {format_decimal(self.k)} EU/kg ÷ {format_decimal(self.m)} {self.m_unit} "
+            f"= {format_limit(self.limit, decimals)} {self.unit}"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from qc.evaluation.bioassay.report import PotencyReport
 
 Qualifier = Literal["<", ">"]
 
@@ -225,6 +228,8 @@ class LineEvaluation:
     of specification (open an OOS investigation for each); ``invalid_result_ids``
     those not counted because their data are invalid (e.g. failed system
     suitability: repeat, no OOS). ``notes`` say, per result not counted, why.
+    ``potency`` (relative-potency lines only) keeps each assay's validity tests,
+    estimates with confidence limits and fitted curves, as plain JSON values.
     """
 
     line_id: str
@@ -239,6 +244,7 @@ class LineEvaluation:
     invalid_result_ids: tuple[str, ...] = ()
     shown_values: tuple[ShownValue, ...] = ()
     notes: tuple[str, ...] = ()
+    potency: PotencyReport | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,7 +33,7 @@ def readable(value: Decimal | None) -> str | SafeString:
 
 @register.filter
 def expiry_state(lot: Lot) -> str:
-    """"expired", "soon" (within EXPIRY_WARNING_DAYS) or "" for a lot (21 CFR 211.137)."""
+    """ "expired", "soon" (within EXPIRY_WARNING_DAYS) or "" for a lot (21 CFR 211.137)."""
     if lot_expired(lot):
         return "expired"
     return "soon" if lot_expires_soon(lot) else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from qc.evaluation.bioassay.report import PotencyReport
 from qc.evaluation.limits import param_bool
 from qc.evaluation.selection import ResultCheck, Selection, select_results
 from qc.evaluation.suitability import run_problem
@@ -188,6 +189,7 @@ class CompiledLine:
         failing: Iterable[str] = (),
         shown: Iterable[ShownValue] = (),
         notes: Iterable[str] = (),
+        potency: PotencyReport | None = None,
     ) -> LineEvaluation:
         line = self.line
         selections = tuple(selections)
@@ -206,10 +208,16 @@ class CompiledLine:
             ),
             shown_values=tuple(shown),
             notes=(*(n for s in selections for n in s.notes()), *notes),
+            potency=potency,
         )
 
     def not_judgeable(
-        self, selections: Sequence[Selection], *, missing: str, notes: Iterable[str] = ()
+        self,
+        selections: Sequence[Selection],
+        *,
+        missing: str,
+        notes: Iterable[str] = (),
+        potency: PotencyReport | None = None,
     ) -> LineEvaluation:
         """``invalid`` when results exist but none can be used, else ``missing``."""
         invalid = [why for s in selections for _, why in s.invalid]
@@ -220,10 +228,12 @@ class CompiledLine:
                 f"{self.line.name}: no valid result ({'; '.join(distinct)}); needs a valid repeat",
                 selections=selections,
                 notes=notes,
+                potency=potency,
             )
         return self.finish(
             LineVerdict.MISSING,
             f"{self.line.name}: {missing}",
             selections=selections,
             notes=notes,
+            potency=potency,
         )

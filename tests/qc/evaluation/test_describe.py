@@ -46,3 +46,28 @@ def test_examples() -> None:
         )
         == "isolation method is SEC or TFF + SEC"
     )
+
+
+def test_potency_words_say_which_bounds_are_conformance_and_which_validity() -> None:
+    assert describe_criterion(
+        "relative_potency",
+        {
+            "min": 80,
+            "max": 125,
+            "lower_limit_min": 64,
+            "max_limits_ratio": "1.5",
+            "transform": "log",
+            "design": "randomised_block",
+            "assays": 2,
+        },
+        "%",
+    ) == (
+        "80 to 125 % of the reference; 95 % confidence limits: lower ≥ 64 %; "
+        "assay valid only if upper/lower confidence limit ≤ 1.5; parallel-line analysis, "
+        "log-transformed response, randomised blocks; valid if the regression is significant "
+        "(p < 0.05) and non-parallelism and non-linearity are not (p ≥ 0.05); estimate and "
+        "limits from 2 independent assays combined (Ph. Eur. 5.3 §6, homogeneous at p ≥ 0.05)"
+    )
+    assert describe_criterion(
+        "relative_potency", {"min": 50, "max": 150, "max_slope_ratio": "1.25"}, "%"
+    ).endswith("parallel by equivalence: slope ratio within 0.80–1.25 (90 % confidence)")

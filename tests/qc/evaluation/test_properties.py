@@ -1,13 +1,20 @@
 """Property-based tests across units and the engine: the promises that must always hold."""
 
+import math
+import random
 from dataclasses import replace
 from decimal import Context, Decimal
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qc.evaluation import ResultInput, RunInput, SpecLine, evaluate_lot
+from qc.evaluation.bioassay import logistic, parallel_line
+from qc.evaluation.bioassay.data import read_assay
+from qc.evaluation.bioassay.parallel_line import Settings
+from qc.evaluation.bioassay.report import AssayReport
 from qc.units import conversion_factor, parse_quantity, to_canonical
 from tests.qc.evaluation.builders import control, evaluate_line, line, lot, result, run
 
@@ -280,3 +287,111 @@ def test_spec_lines_are_all_valid() -> None:
 
     assert len(compile_spec(ORDER_SPEC).lines) == len(ORDER_SPEC)
     assert all(isinstance(s, SpecLine) for s in ORDER_SPEC)
+
+
+# -- relative potency: invariances of the estimate (Ph. Eur. 5.3 §3.2) -----------------
+
+
+@st.composite
+def assays(draw: st.DrawFn) -> dict[str, list[dict[str, float]]]:
+    """A parallel-line assay: 2-5 doses, 2-3 replicates, noisy linear responses."""
+    rng = random.Random(draw(st.integers(min_value=0, max_value=2**32)))
+    doses = [2.0**step for step in range(draw(st.integers(min_value=2, max_value=5)))]
+    reps = draw(st.integers(min_value=2, max_value=3))
+    slope = draw(st.sampled_from([-15.0, -3.0, 4.0, 12.0]))
+    noise = draw(st.sampled_from([0.1, 0.5, 2.0]))
+    shift = draw(st.sampled_from([0.5, 0.9, 1.0, 1.3, 3.0]))
+
+    def points(factor: float) -> list[dict[str, float]]:
+        return [
+            {"dose": d, "response": 50 + slope * math.log(d * factor) + rng.gauss(0, noise)}
+            for d in doses
+            for _ in range(reps)
+        ]
+
+    return {"reference": points(1.0), "sample": points(shift)}
+
+
+def _analysis(raw: dict[str, Any]) -> AssayReport:
+    settings = Settings()
+    data = read_assay(raw, transform="none", design="completely_randomised")
+    return parallel_line.analyse(data, settings, result_id="P")
+
+
+def _scaled(points: list[dict[str, float]], k: float) -> list[dict[str, float]]:
+    return [{**p, "dose": p["dose"] * k} for p in points]
+
+
+def _close(a: float | None, b: float | None, tolerance: float = 1e-9) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=tolerance, abs_tol=1e-12)
+
+
+@FAST
+@given(raw=assays(), k=st.sampled_from([1e-6, 1e-3, 0.37, 2.0, 1000.0, 1e6]))
+def test_potency_does_not_depend_on_the_unit_of_dose(raw: dict[str, Any], k: float) -> None:
+    first = _analysis(raw)
+    other = _analysis({name: _scaled(points, k) for name, points in raw.items()})
+    (a,), (b,) = first.estimates, other.estimates
+    assert _close(a.potency_percent, b.potency_percent)
+    assert _close(a.lower_percent, b.lower_percent) and _close(a.upper_percent, b.upper_percent)
+    assert [t.passed for t in first.tests] == [t.passed for t in other.tests]
+
+
+@FAST
+@given(raw=assays(), data=st.data())
+def test_potency_does_not_depend_on_the_order_of_the_points(
+    raw: dict[str, Any], data: st.DataObject
+) -> None:
+    shuffled = {name: data.draw(st.permutations(points)) for name, points in raw.items()}
+    (a,), (b,) = _analysis(raw).estimates, _analysis(shuffled).estimates
+    assert _close(a.potency_percent, b.potency_percent)
+    assert _close(a.lower_percent, b.lower_percent) and _close(a.upper_percent, b.upper_percent)
+    spec = line("P", "POT", "relative_potency", {"min": 80, "max": 125}, unit="%", decimals=1)
+    verdicts = {
+        evaluate_line(spec, [result("P-1", "POT", unit="%", raw_data=r)]).verdict
+        for r in (raw, shuffled)
+    }
+    assert len(verdicts) == 1
+
+
+@FAST
+@given(raw=assays(), k=st.sampled_from([0.1, 0.5, 2.0, 4.0, 25.0]))
+def test_scaling_the_samples_doses_by_k_divides_its_potency_by_k(
+    raw: dict[str, Any], k: float
+) -> None:
+    (a,) = _analysis(raw).estimates
+    (b,) = _analysis({**raw, "sample": _scaled(raw["sample"], k)}).estimates
+    assert _close(b.potency_percent * k, a.potency_percent)
+    assert _close(b.lower_percent * k if b.lower_percent else None, a.lower_percent)  # type: ignore[operator]
+    assert _close(b.upper_percent * k if b.upper_percent else None, a.upper_percent)  # type: ignore[operator]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(min_value=0, max_value=2**32), k=st.sampled_from([1e-3, 7.0, 1e4]))
+def test_4pl_potency_does_not_depend_on_the_unit_of_dose(seed: int, k: float) -> None:
+    rng = random.Random(seed)
+
+    def sigmoid(ec50: float) -> list[dict[str, float]]:
+        return [
+            {
+                "dose": 0.5 * 2**j,
+                "response": 0.1
+                + 1.9 / (1 + math.exp(-1.2 * (math.log(0.5 * 2**j / ec50))))
+                + rng.gauss(0, 0.02),
+            }
+            for j in range(8)
+            for _ in range(2)
+        ]
+
+    raw = {"reference": sigmoid(8.0), "sample": sigmoid(5.0)}
+    chosen = Settings(min_doses=4)
+
+    def fit(r: dict[str, Any]) -> AssayReport:
+        data = read_assay(r, transform="none", design="completely_randomised")
+        return logistic.analyse(data, chosen, result_id="P")
+
+    (a,) = fit(raw).estimates
+    (b,) = fit({name: _scaled(points, k) for name, points in raw.items()}).estimates
+    assert _close(a.potency_percent, b.potency_percent, 1e-6)

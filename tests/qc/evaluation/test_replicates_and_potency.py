@@ -1,16 +1,21 @@
 """replicates (each judged, mean, CV per run) and relative_potency (parallel-line analysis)."""
 
-from decimal import Decimal, localcontext
+import math
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
 
 from qc.evaluation import CriterionError, ResultInput, SpecLine, validate_params
-from qc.evaluation.criteria.relative_potency import CurveError, parallel_line_fit
+from qc.evaluation.bioassay import parallel_line
+from qc.evaluation.bioassay.data import CurveError, read_assay
+from qc.evaluation.bioassay.parallel_line import Settings
+from qc.evaluation.bioassay.report import AssayReport
 from qc.evaluation.criteria.replicates import cv_percent
 from tests.qc.evaluation.builders import evaluate_line, line, result, run
 
 CONC = "particles/mL"
+CRD = "completely_randomised"
 REPLICATE_PARAMS = {"min": "1.6e11", "max": "2.4e11", "n": 3, "max_cv_percent": "10"}
 
 
@@ -144,6 +149,8 @@ def test_bad_replicate_params(
 
 
 # -- relative potency ----------------------------------------------------------------
+# The Ph. Eur. 5.3 worked examples, validity tests, confidence limits, 4PL and the
+# combination of assays are in test_bioassay.py; these are the small hand cases.
 
 POTENCY_PARAMS = {"min": 50, "max": 150, "max_slope_ratio": "1.25"}
 
@@ -164,12 +171,19 @@ def curve(doses: list[object], responses: list[object]) -> list[dict[str, object
     return [{"dose": d, "response": r} for d, r in zip(doses, responses, strict=True)]
 
 
+def analyse(sample: object, reference: object, **settings: object) -> AssayReport:
+    chosen = Settings(**settings)  # type: ignore[arg-type]
+    data = read_assay({"sample": sample, "reference": reference}, transform="none", design=CRD)
+    return parallel_line.analyse(data, chosen, result_id="P-1")
+
+
 # Hand-computed case. x = log10(dose) = 0, 1, 2 for both curves.
 #   reference y = 10, 32, 50: mean 92/3, Sxx = 2, Sxy = 40 (slope 20)
 #   sample    y = 17, 37, 55: mean 109/3, Sxx = 2, Sxy = 38 (slope 19)
 #   common slope b = (38 + 40) / (2 + 2) = 19.5
 #   log10 RP = (109/3 - 92/3) / 19.5 - (1 - 1) = 34/117 = 0.290598...
 #   RP = 100 x 10^(34/117) = 195.2532586...%
+# (The engine works in ln dose; the slope per ln unit is the log10 slope / ln 10.)
 HAND_SAMPLE = curve([1, 10, 100], [17, 37, 55])
 HAND_REFERENCE = curve([1, 10, 100], [10, 32, 50])
 
@@ -199,28 +213,38 @@ def full_model_least_squares() -> Fraction:
 
 
 def test_parallel_line_analysis_matches_the_hand_computation() -> None:
-    fit = parallel_line_fit(HAND_SAMPLE, HAND_REFERENCE)
-    assert fit.common_slope == Decimal("19.5")
-    assert (fit.sample_slope, fit.reference_slope) == (Decimal(19), Decimal(20))
+    report = analyse(HAND_SAMPLE, HAND_REFERENCE, slope_ratio_margin=1.25)
     assert full_model_least_squares() == Fraction(34, 117)
-    assert abs(fit.relative_potency_percent - Decimal("195.2532586031511")) < Decimal("1e-12")
+    (estimate,) = report.estimates
+    assert abs(estimate.potency_percent - 195.2532586031511) < 1e-9
+    assert abs(report.curves[0].slope * math.log(10) - 19.5) < 1e-12  # type: ignore[operator]
+    (ratio,) = (t for t in report.tests if t.method == "equivalence")
+    assert abs(ratio.estimate - 0.95) < 1e-12  # type: ignore[operator]  # 19 / 20
 
 
 def test_a_sample_twice_as_potent_gives_200_percent() -> None:
+    # Binary floating point (the engine's statistics) keep about 15 significant digits.
     doses = [1, 2, 4, 8, 16]
-    with localcontext() as ctx:
-        ctx.prec = 40
-        reference = [Decimal(5) + 12 * Decimal(d).log10() for d in doses]
-        sample = [Decimal(5) + 12 * Decimal(2 * d).log10() for d in doses]
-    fit = parallel_line_fit(
-        curve(doses, [str(s) for s in sample]), curve(doses, [str(r) for r in reference])
-    )
-    assert abs(fit.relative_potency_percent - 200) < Decimal("1e-25")
+    reference = [5 + 12 * math.log10(d) for d in doses]
+    sample = [5 + 12 * math.log10(2 * d) for d in doses]
+    report = analyse(curve(doses, sample), curve(doses, reference))
+    assert report.valid
+    assert abs(report.estimates[0].potency_percent - 200) < 1e-9
 
 
 def test_potency_line_from_curves() -> None:
+    # Three doses without replicates leave 2 df: too few to show parallelism within
+    # 0.80-1.25, so this spec tests parallelism by analysis of variance.
     evaluation = evaluate_line(
-        potency_line(),
+        line(
+            "L40",
+            "POTENCY",
+            "relative_potency",
+            {"min": 50, "max": 150},
+            unit="%",
+            decimals=0,
+            name="Relative potency",
+        ),
         [
             result(
                 "P-1",
@@ -231,24 +255,24 @@ def test_potency_line_from_curves() -> None:
         ],
     )
     assert evaluation.verdict == "does_not_conform"
-    assert evaluation.reason == (
-        "Relative potency 195 % is above the release range 50\u2013150 % (parallel-line "
-        "analysis of result P-1, common slope 19.50, slope ratio 0.950)"
-    )
+    assert evaluation.failing_result_ids == ("P-1",)
+    assert evaluation.shown_values[0].value == Decimal(195)
+    assert "parallel-line analysis of result P-1" in evaluation.reason
 
 
 def test_posted_potency_without_curves() -> None:
     evaluation = evaluate_line(potency_line(), [result("P-1", "POTENCY", "98.4", unit="%")])
     assert evaluation.verdict == "conforms"
     assert evaluation.reason == (
-        "Relative potency 98 % conforms to the release range 50\u2013150 % (posted result P-1)"
+        "Relative potency 98 % conforms to the release range 50–150 % (posted result P-1)"
     )
 
 
 def test_curves_win_over_a_posted_value_and_the_note_says_so() -> None:
     raw = {"sample": HAND_REFERENCE, "reference": HAND_REFERENCE}
     evaluation = evaluate_line(
-        potency_line(None), [result("P-1", "POTENCY", "140", unit="%", raw_data=raw)]
+        potency_line(None, max_slope_ratio=None),
+        [result("P-1", "POTENCY", "140", unit="%", raw_data=raw)],
     )
     assert evaluation.verdict == "conforms"
     assert evaluation.shown_values[0].value == Decimal("100.0")
@@ -256,21 +280,33 @@ def test_curves_win_over_a_posted_value_and_the_note_says_so() -> None:
 
 
 @pytest.mark.parametrize(
-    ("sample", "reference", "fragment"),
+    ("sample", "reference", "settings", "fragment"),
     [
-        (curve([1, 10], [1, 2]), HAND_REFERENCE, "sample curve has fewer than 3 distinct doses"),
-        (curve([0, 1, 10], [1, 2, 3]), HAND_REFERENCE, "sample dose 0 is not positive"),
-        (curve([1, 10, 100], [5, 5, 5]), curve([1, 10, 100], [5, 5, 5]), "flat"),
-        ("abc", HAND_REFERENCE, "must be a list"),
-        ([{"dose": 1}], HAND_REFERENCE, "needs a dose and a response"),
-        (curve([1, 10, "x"], [1, 2, 3]), HAND_REFERENCE, "must be a number"),
+        (
+            curve([1, 10], [1, 2]),
+            HAND_REFERENCE,
+            {"min_doses": 3},
+            "sample curve has fewer than 3 distinct doses",
+        ),
+        (curve([0, 1, 10], [1, 2, 3]), HAND_REFERENCE, {}, "sample dose 0 is not positive"),
+        ("abc", HAND_REFERENCE, {}, "must be a list"),
+        ([{"dose": 1}], HAND_REFERENCE, {}, "needs a dose and a response"),
+        (curve([1, 10, "x"], [1, 2, 3]), HAND_REFERENCE, {}, "must be a number"),
     ],
 )
 def test_curves_that_cannot_give_a_potency(
-    sample: object, reference: object, fragment: str
+    sample: object, reference: object, settings: dict[str, object], fragment: str
 ) -> None:
     with pytest.raises(CurveError, match=fragment):
-        parallel_line_fit(sample, reference)
+        analyse(sample, reference, **settings)
+
+
+@pytest.mark.requirement("FDA-OOS")
+def test_flat_curves_make_the_result_invalid_not_oos() -> None:
+    # Formerly a CurveError ("flat"); now the regression test names the problem.
+    flat = curve([1, 10, 100], [5, 5, 5])
+    report = analyse(flat, flat)
+    assert not report.valid and "regression not significant" in report.problem
 
 
 @pytest.mark.requirement("FDA-OOS")
@@ -278,10 +314,11 @@ def test_non_parallel_curves_make_the_result_invalid_not_oos() -> None:
     raw = {"sample": curve([1, 10, 100], [10, 20, 30]), "reference": HAND_REFERENCE}
     evaluation = evaluate_line(potency_line(), [result("P-1", "POTENCY", unit="%", raw_data=raw)])
     assert evaluation.verdict == "invalid"
-    assert evaluation.reason == (
-        "Relative potency: no valid result (the curves are not parallel (slope ratio 0.500, "
-        "allowed 0.80\u20131.25)); needs a valid repeat"
-    )
+    assert evaluation.failing_result_ids == ()
+    assert "parallelism not shown" in evaluation.reason
+    assert evaluation.potency is not None
+    (test,) = (t for t in evaluation.potency.assays[0].tests if t.method == "equivalence")
+    assert not test.passed and abs(test.estimate - 0.5) < 1e-12  # type: ignore[operator]
 
 
 def test_no_curve_and_no_value_is_invalid() -> None:

@@ -8,6 +8,7 @@ import pytest
 from django.db import DatabaseError, transaction
 from django.db.models import F
 
+from qc.evaluation import ENGINE_VERSION
 from qc.models import Evaluation, Lot
 from qc.services.evaluation import lot_evaluate, lots_pending_evaluation
 from releases.models import Investigation
@@ -32,7 +33,7 @@ def test_the_conforming_demo_lot_conforms(demo_world: None) -> None:
     assert {line["verdict"] for line in evaluation.lines} == {"conforms"}
     assert evaluation.specification.version == 1
     assert len(evaluation.inputs_digest) == 64
-    assert evaluation.engine_version == "1.0.0"
+    assert evaluation.engine_version == ENGINE_VERSION
 
 
 @pytest.mark.requirement("21CFR211.165f")
