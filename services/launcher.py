@@ -20,8 +20,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -68,9 +68,9 @@ def _redis_answers(url: str) -> bool:
         return False
 
 
-def _wait_ready(url: str, timeout: float = 60) -> bool:
+def _wait_ready(url: str, give_up: Callable[[], bool], timeout: float = 120) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not give_up():
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local URL
                 if response.status == 200:
@@ -81,21 +81,115 @@ def _wait_ready(url: str, timeout: float = 60) -> bool:
     return False
 
 
+def _shown(path: Path) -> str:
+    """``./var/pgdata`` for a path in the checkout, the full path otherwise."""
+    try:
+        return f"./{path.resolve().relative_to(BASE_DIR)}"
+    except ValueError:
+        return str(path)
+
+
+def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each process (a graceful stop), then SIGKILL whatever is left of its group."""
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for child in children.values():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        # Each child leads its own process group: no pool process or worker outlives it.
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+
+
 def run() -> int:
     env = dict(os.environ)
     env.setdefault("DEBUG", "true")  # a local run serves plain http on 127.0.0.1
     env.setdefault("LOG_FORMAT", "console")
-    embedded_db = "DATABASE_URL" not in env
-    if embedded_db:
-        say("no DATABASE_URL: starting the embedded PostgreSQL (data in ./var/pgdata)")
-        env["DATABASE_URL"] = embedded.postgres_url()
-    if "REDIS_URL" not in env:
-        say("no REDIS_URL: Celery uses the filesystem transport (./var/broker)")
     host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
-    _manage("migrate", "--noinput", env=env)
-    _manage("seed_demo", env=env)
     var = embedded.var_dir()
-    processes = {
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    # Ctrl-C reaches this process (the children run in their own process groups):
+    # it stops them in order, then the embedded PostgreSQL.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    embedded_db = "DATABASE_URL" not in env
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    exit_code = 0
+    try:
+        if embedded_db:
+            pgdata = var / "pgdata"
+            state = "already running" if embedded.postgres_pid(pgdata) else "starting"
+            say(f"no DATABASE_URL: embedded PostgreSQL {state} (data in {_shown(pgdata)})")
+            env["DATABASE_URL"] = embedded.postgres_attach(pgdata)
+        if "REDIS_URL" not in env:
+            say(f"no REDIS_URL: Celery uses the filesystem transport ({_shown(var / 'broker')})")
+        _manage("migrate", "--noinput", env=env)
+        _manage("seed_demo", env=env)
+        processes = _processes(host, port, var)
+        for name, command in processes.items():
+            if stopping:
+                break
+            children[name] = subprocess.Popen(  # noqa: S603
+                command, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL, start_new_session=True
+            )
+
+        def child_exited() -> bool:
+            return stopping or any(child.poll() is not None for child in children.values())
+
+        url = f"http://{host}:{port}"
+        if not stopping and _wait_ready(f"{url}/healthz/ready", child_exited):
+            say(
+                f"evrelease is up: {url}  (API docs {url}/api/docs/, readiness {url}/healthz/ready)"
+            )
+            say("sign in with a demo account above; Ctrl-C stops everything")
+        elif not stopping:
+            exited = [
+                f"{name} exited with {child.returncode}"
+                for name, child in children.items()
+                if child.poll() is not None
+            ]
+            problem = "; ".join(exited) or f"the web process did not become ready at {url}"
+            say(f"{problem}; stopping")
+            exit_code, stopping = 1, True
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    say(f"{name} exited with {child.returncode}; stopping")
+                    exit_code, stopping = 1, True
+            time.sleep(0.3)
+    except subprocess.CalledProcessError as exc:
+        if not stopping:
+            say(f"{' '.join(map(str, exc.cmd[1:3]))} failed (exit {exc.returncode}); stopping")
+        exit_code = 1
+    finally:
+        if children:
+            say("stopping " + ", ".join(children))
+            _stop_children(children)
+            say(", ".join(children) + " stopped")
+        if embedded_db:
+            still_used_by = embedded.postgres_release(var / "pgdata")
+            if still_used_by:
+                say(
+                    "the embedded PostgreSQL keeps running for process(es) "
+                    f"{', '.join(map(str, still_used_by))} still using it; the last one stops it"
+                )
+            else:
+                say(f"embedded PostgreSQL stopped; data kept in {_shown(var / 'pgdata')}")
+    return exit_code
+
+
+def _processes(host: str, port: str, var: Path) -> dict[str, list[str]]:
+    return {
         "web": [
             PYTHON,
             "-m",
@@ -109,6 +203,9 @@ def run() -> int:
             "4",
             "--access-logfile",
             "-",
+            # Not gunicorn's default ~/.gunicorn/gunicorn.ctl: one per user would be
+            # shared by every checkout (and test run) on the machine.
+            "--no-control-socket",
         ],
         "worker": [
             PYTHON,
@@ -139,45 +236,6 @@ def run() -> int:
             str(var / "celerybeat-schedule"),
         ],
     }
-    children = {
-        name: subprocess.Popen(command, cwd=BASE_DIR, env=env)  # noqa: S603
-        for name, command in processes.items()
-    }
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    url = f"http://{host}:{port}"
-    if _wait_ready(f"{url}/healthz/ready"):
-        say(f"evrelease is up: {url}  (API docs {url}/api/docs/, readiness {url}/healthz/ready)")
-        say("sign in with a demo account above; Ctrl-C stops everything")
-    else:
-        say(f"the web process did not become ready at {url}/healthz/ready")
-        stopping = True
-    exit_code = 0
-    while not stopping:
-        for name, child in children.items():
-            if child.poll() is not None:
-                say(f"{name} exited with {child.returncode}; stopping")
-                exit_code, stopping = 1, True
-        time.sleep(0.5)
-    say("stopping web, worker and beat")
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for child in children.values():
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-    if embedded_db:
-        embedded.postgres_stop()
-        say("embedded PostgreSQL stopped; data kept in ./var/pgdata")
-    return exit_code
 
 
 @contextmanager
@@ -205,7 +263,7 @@ def test_services(env: dict[str, str]) -> Iterator[bool]:
         else:
             say("PostgreSQL does not answer: using the embedded one (./var/test-pgdata)")
             embedded_pg = embedded.var_dir() / "test-pgdata"
-            env["DATABASE_URL"] = embedded.postgres_url(embedded_pg)
+            env["DATABASE_URL"] = embedded.postgres_attach(embedded_pg)
 
         if _redis_answers(redis_url):
             say(f"Redis: {redis_url}")
@@ -225,7 +283,7 @@ def test_services(env: dict[str, str]) -> Iterator[bool]:
             redis_process.terminate()
             redis_process.wait(timeout=10)
         if embedded_pg is not None:
-            embedded.postgres_stop(embedded_pg)
+            embedded.postgres_release(embedded_pg)
 
 
 def test(pytest_args: list[str]) -> int:

@@ -111,7 +111,9 @@ TEMPLATES = [
 _database_url = env.optional("DATABASE_URL")
 DATABASE_IS_EMBEDDED = _database_url is None
 if _database_url is None:
-    _database_url = embedded.postgres_url()
+    # Starts the embedded server, or uses the one already running (``make run``'s);
+    # stopped at exit when this process is the last one using it.
+    _database_url = embedded.postgres_attach()
 DATABASES = {"default": env.database("DATABASE_URL", _database_url)}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"]["CONN_MAX_AGE"] = env.integer("DATABASE_CONN_MAX_AGE", 60)
