@@ -31,6 +31,7 @@ BASE_DIR = embedded.BASE_DIR
 PYTHON = sys.executable
 DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/evrelease"
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+ROOT_WARNING = "ignore:You're running the worker with superuser privileges"
 
 
 def say(message: str) -> None:
@@ -135,12 +136,22 @@ def run() -> int:
             say(f"no REDIS_URL: Celery uses the filesystem transport ({_shown(var / 'broker')})")
         _manage("migrate", "--noinput", env=env)
         _manage("seed_demo", env=env)
-        processes = _processes(host, port, var)
-        for name, command in processes.items():
+        child_env = dict(env)
+        if os.geteuid() == 0:
+            # Celery warns at every start as root.  The image runs it as an unprivileged
+            # user (deploy/Dockerfile); a local try as root (a container) is what it is.
+            say("running as root: Celery's warning about that is silenced here")
+            warnings = [w for w in [env.get("PYTHONWARNINGS"), ROOT_WARNING] if w]
+            child_env["PYTHONWARNINGS"] = ",".join(warnings)
+        for name, command in _processes(host, port, var).items():
             if stopping:
                 break
             children[name] = subprocess.Popen(  # noqa: S603
-                command, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL, start_new_session=True
+                command,
+                cwd=BASE_DIR,
+                env=child_env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
 
         def child_exited() -> bool:
