@@ -13,6 +13,7 @@ EVRELEASE_REQUIRE_SERVICES=1, when an absent service fails the run.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -32,6 +33,7 @@ PYTHON = sys.executable
 DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/evrelease"
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 ROOT_WARNING = "ignore:You're running the worker with superuser privileges"
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def say(message: str) -> None:
@@ -90,6 +92,13 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the launcher dies, even killed outright (Linux)."""
+    if sys.platform == "linux":
+        with suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
     """SIGTERM each process (a graceful stop), then SIGKILL whatever is left of its group."""
     for child in children.values():
@@ -120,9 +129,10 @@ def run() -> int:
         stopping = True
 
     # Ctrl-C reaches this process (the children run in their own process groups):
-    # it stops them in order, then the embedded PostgreSQL.
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    # it stops them in order, then the embedded PostgreSQL.  So does closing the
+    # terminal (SIGHUP), and SIGTERM.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
     embedded_db = "DATABASE_URL" not in env
     children: dict[str, subprocess.Popen[bytes]] = {}
     exit_code = 0
@@ -152,6 +162,7 @@ def run() -> int:
                 env=child_env,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,  # the launcher runs no threads
             )
 
         def child_exited() -> bool:

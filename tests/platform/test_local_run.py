@@ -31,7 +31,7 @@ from services import embedded
 
 BASE_DIR = embedded.BASE_DIR
 # Set by the test launcher for the suite's own database and broker: a local run has none.
-NOT_INHERITED = {"DATABASE_URL", "REDIS_URL", "TEST_DATABASE_NAME", "CELERY_KEY_PREFIX"}
+NOT_INHERITED = {"DATABASE_URL", "REDIS_URL", "TEST_DATABASE_NAME", "CELERY_KEY_PREFIX", "HOST"}
 
 
 def environment(var_dir: Path, **extra: str) -> dict[str, str]:
