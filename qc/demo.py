@@ -1,7 +1,8 @@
 """Demo data for ``manage.py seed_demo`` (DOMAIN §2-§3): product EVX-MSC-01, its
-test methods, instruments, reference materials, an approved specification and four
-lots: one that conforms, one that fails endotoxin, one whose NTA run fails system
-suitability, and one still incomplete.
+test methods, instruments, reference materials, an approved specification (v1), a
+draft v2 with a tighter endotoxin limit (for the impact preview, ``spec_impact``)
+and four lots: one that conforms, one that fails endotoxin, one whose NTA run
+fails system suitability, and one still incomplete.
 
 Everything goes through the same services as production: the specification is
 approved with a real electronic signature of the demo QA officer, the runs and
@@ -30,6 +31,7 @@ from qc.models import (
     SpecificationStatus,
     TestMethod,
 )
+from qc.selectors import lot_current_evaluation
 from qc.services.ingestion import results_record
 from qc.services.lots import lot_create
 from qc.services.master import master_data_save
@@ -221,7 +223,12 @@ class DemoLot:
 
 
 DEMO_LOTS = [
-    DemoLot("EVX-24-001", "conforms: ready for QA review and QP certification"),
+    DemoLot(
+        "EVX-24-001",
+        "conforms: ready for QA review and QP certification; "
+        "endotoxin 0.12 EU/mL, which draft v2 would fail",
+        endotoxin="0.12",
+    ),
     DemoLot(
         "EVX-24-002",
         "fails endotoxin (0.80 EU/mL > 0.50): OOS investigation opened",
@@ -238,6 +245,12 @@ DEMO_LOTS = [
 ]
 
 
+# Draft v2: v1 with one changed limit, so the impact preview has something to show.
+DRAFT_ENDOTOXIN_LIMIT = {"max": "0.10", "requires_run": True}
+DRAFT_ENDOTOXIN_ALERT = {"max": "0.06"}
+DRAFT_REASON = "demo: proposed tighter endotoxin limit (≤ 0.10 EU/mL), to preview before approval"
+
+
 def seed_demo(*, stdout: TextIO, password: str) -> None:
     qa = User.objects.filter(username="qa").first()
     admin = User.objects.filter(username="admin").first()
@@ -252,14 +265,62 @@ def seed_demo(*, stdout: TextIO, password: str) -> None:
     if not has_spec and not _specification(qa, password, stdout):
         return
     client = _demo_client()
+    posted = set()
     for index, demo in enumerate(DEMO_LOTS):
         if Lot.objects.filter(lot_number=demo.lot_number).exists():
             continue
         with transaction.atomic():  # a lot and its data arrive whole, or not at all
             _post_lot(demo, client, index)
-    stdout.write(f"Demo product {PRODUCT} with {len(DEMO_LOTS)} lots:\n")
+        posted.add(demo.lot_number)
+    _draft_specification(qa)
+    _report(stdout, posted)
+
+
+def _report(stdout: TextIO, posted: set[str]) -> None:
+    """What the demo holds now: on a second run, the lots' real states, not their stories."""
+    versions = ", ".join(
+        f"v{spec.version} {spec.get_status_display().lower()}"
+        for spec in Specification.objects.filter(product__code=PRODUCT).order_by("version")
+    )
+    stdout.write(f"Demo product {PRODUCT} (specification {versions}) with {len(DEMO_LOTS)} lots:\n")
     for demo in DEMO_LOTS:
-        stdout.write(f"  {demo.lot_number}  {demo.story}\n")
+        lot = Lot.objects.filter(lot_number=demo.lot_number).first()
+        if lot is None:
+            continue
+        if demo.lot_number in posted:
+            state = f"posted now, to show: {demo.story}"
+        else:
+            state = lot.get_status_display().lower()
+            current = lot_current_evaluation(lot=lot)
+            if current is None:
+                state += ", not evaluated yet"
+            else:
+                state += f", {current.evaluation.verdict.replace('_', ' ')}"
+                if current.stale:
+                    state += " (newer data waiting for evaluation)"
+        stdout.write(f"  {demo.lot_number}  {state}\n")
+
+
+def _draft_specification(qa: User) -> None:
+    """Draft v2 of the specification, unless the product has moved past v1."""
+    specifications = Specification.objects.filter(product__code=PRODUCT)
+    if specifications.filter(version__gt=1).exists():
+        return
+    with transaction.atomic():
+        draft = specification_create_draft(
+            product_code=PRODUCT,
+            by=qa,
+            reason=DRAFT_REASON,
+            title="Release specification, tighter endotoxin limit",
+        )
+        for position, line in enumerate(SPEC_LINES, start=1):
+            if line["test_code"] == "LAL":
+                line = {
+                    **line,
+                    "params": DRAFT_ENDOTOXIN_LIMIT,
+                    "alert_params": DRAFT_ENDOTOXIN_ALERT,
+                }
+            specification_line_add(specification_id=draft.pk, by=qa, position=position, **line)
 
 
 def _master_data(admin: User) -> None:

@@ -13,6 +13,7 @@ EVRELEASE_REQUIRE_SERVICES=1, when an absent service fails the run.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -20,8 +21,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,6 +35,8 @@ BASE_DIR = embedded.BASE_DIR
 PYTHON = sys.executable
 DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/evrelease"
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+ROOT_WARNING = "ignore:You're running the worker with superuser privileges"
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def say(message: str) -> None:
@@ -67,9 +70,9 @@ def _redis_answers(url: str) -> bool:
         return False
 
 
-def _wait_ready(url: str, timeout: float = 60) -> bool:
+def _wait_ready(url: str, give_up: Callable[[], bool], timeout: float = 120) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not give_up():
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local URL
                 if response.status == 200:
@@ -80,21 +83,134 @@ def _wait_ready(url: str, timeout: float = 60) -> bool:
     return False
 
 
+def _shown(path: Path) -> str:
+    """``./var/pgdata`` for a path in the checkout, the full path otherwise."""
+    try:
+        return f"./{path.resolve().relative_to(BASE_DIR)}"
+    except ValueError:
+        return str(path)
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the launcher dies, even killed outright (Linux)."""
+    if sys.platform == "linux":
+        with suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each process (a graceful stop), then SIGKILL whatever is left of its group."""
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for child in children.values():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        # Each child leads its own process group: no pool process or worker outlives it.
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+
+
 def run() -> int:
     env = dict(os.environ)
     env.setdefault("DEBUG", "true")  # a local run serves plain http on 127.0.0.1
     env.setdefault("LOG_FORMAT", "console")
-    embedded_db = "DATABASE_URL" not in env
-    if embedded_db:
-        say("no DATABASE_URL: starting the embedded PostgreSQL (data in ./var/pgdata)")
-        env["DATABASE_URL"] = embedded.postgres_url()
-    if "REDIS_URL" not in env:
-        say("no REDIS_URL: Celery uses the filesystem transport (./var/broker)")
     host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
-    _manage("migrate", "--noinput", env=env)
-    _manage("seed_demo", env=env)
     var = embedded.var_dir()
-    processes = {
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    # Ctrl-C reaches this process (the children run in their own process groups):
+    # it stops them in order, then the embedded PostgreSQL.  So does closing the
+    # terminal (SIGHUP), and SIGTERM.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
+    embedded_db = "DATABASE_URL" not in env
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    exit_code = 0
+    try:
+        if embedded_db:
+            pgdata = var / "pgdata"
+            state = "already running" if embedded.postgres_pid(pgdata) else "starting"
+            say(f"no DATABASE_URL: embedded PostgreSQL {state} (data in {_shown(pgdata)})")
+            env["DATABASE_URL"] = embedded.postgres_attach(pgdata)
+        if "REDIS_URL" not in env:
+            say(f"no REDIS_URL: Celery uses the filesystem transport ({_shown(var / 'broker')})")
+        _manage("migrate", "--noinput", env=env)
+        _manage("seed_demo", env=env)
+        child_env = dict(env)
+        if os.geteuid() == 0:
+            # Celery warns at every start as root.  The image runs it as an unprivileged
+            # user (deploy/Dockerfile); a local try as root (a container) is what it is.
+            say("running as root: Celery's warning about that is silenced here")
+            warnings = [w for w in [env.get("PYTHONWARNINGS"), ROOT_WARNING] if w]
+            child_env["PYTHONWARNINGS"] = ",".join(warnings)
+        for name, command in _processes(host, port, var).items():
+            if stopping:
+                break
+            children[name] = subprocess.Popen(  # noqa: S603
+                command,
+                cwd=BASE_DIR,
+                env=child_env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,  # the launcher runs no threads
+            )
+
+        def child_exited() -> bool:
+            return stopping or any(child.poll() is not None for child in children.values())
+
+        url = f"http://{host}:{port}"
+        if not stopping and _wait_ready(f"{url}/healthz/ready", child_exited):
+            say(
+                f"evrelease is up: {url}  (API docs {url}/api/docs/, readiness {url}/healthz/ready)"
+            )
+            say("sign in with a demo account above; Ctrl-C stops everything")
+        elif not stopping:
+            exited = [
+                f"{name} exited with {child.returncode}"
+                for name, child in children.items()
+                if child.poll() is not None
+            ]
+            problem = "; ".join(exited) or f"the web process did not become ready at {url}"
+            say(f"{problem}; stopping")
+            exit_code, stopping = 1, True
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    say(f"{name} exited with {child.returncode}; stopping")
+                    exit_code, stopping = 1, True
+            time.sleep(0.3)
+    except subprocess.CalledProcessError as exc:
+        if not stopping:
+            say(f"{' '.join(map(str, exc.cmd[1:3]))} failed (exit {exc.returncode}); stopping")
+        exit_code = 1
+    finally:
+        if children:
+            say("stopping " + ", ".join(children))
+            _stop_children(children)
+            say(", ".join(children) + " stopped")
+        if embedded_db:
+            still_used_by = embedded.postgres_release(var / "pgdata")
+            if still_used_by:
+                say(
+                    "the embedded PostgreSQL keeps running for process(es) "
+                    f"{', '.join(map(str, still_used_by))} still using it; the last one stops it"
+                )
+            else:
+                say(f"embedded PostgreSQL stopped; data kept in {_shown(var / 'pgdata')}")
+    return exit_code
+
+
+def _processes(host: str, port: str, var: Path) -> dict[str, list[str]]:
+    return {
         "web": [
             PYTHON,
             "-m",
@@ -108,6 +224,9 @@ def run() -> int:
             "4",
             "--access-logfile",
             "-",
+            # Not gunicorn's default ~/.gunicorn/gunicorn.ctl: one per user would be
+            # shared by every checkout (and test run) on the machine.
+            "--no-control-socket",
         ],
         "worker": [
             PYTHON,
@@ -138,45 +257,6 @@ def run() -> int:
             str(var / "celerybeat-schedule"),
         ],
     }
-    children = {
-        name: subprocess.Popen(command, cwd=BASE_DIR, env=env)  # noqa: S603
-        for name, command in processes.items()
-    }
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    url = f"http://{host}:{port}"
-    if _wait_ready(f"{url}/healthz/ready"):
-        say(f"evrelease is up: {url}  (API docs {url}/api/docs/, readiness {url}/healthz/ready)")
-        say("sign in with a demo account above; Ctrl-C stops everything")
-    else:
-        say(f"the web process did not become ready at {url}/healthz/ready")
-        stopping = True
-    exit_code = 0
-    while not stopping:
-        for name, child in children.items():
-            if child.poll() is not None:
-                say(f"{name} exited with {child.returncode}; stopping")
-                exit_code, stopping = 1, True
-        time.sleep(0.5)
-    say("stopping web, worker and beat")
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for child in children.values():
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-    if embedded_db:
-        embedded.postgres_stop()
-        say("embedded PostgreSQL stopped; data kept in ./var/pgdata")
-    return exit_code
 
 
 @contextmanager
@@ -204,7 +284,7 @@ def test_services(env: dict[str, str]) -> Iterator[bool]:
         else:
             say("PostgreSQL does not answer: using the embedded one (./var/test-pgdata)")
             embedded_pg = embedded.var_dir() / "test-pgdata"
-            env["DATABASE_URL"] = embedded.postgres_url(embedded_pg)
+            env["DATABASE_URL"] = embedded.postgres_attach(embedded_pg)
 
         if _redis_answers(redis_url):
             say(f"Redis: {redis_url}")
@@ -224,7 +304,7 @@ def test_services(env: dict[str, str]) -> Iterator[bool]:
             redis_process.terminate()
             redis_process.wait(timeout=10)
         if embedded_pg is not None:
-            embedded.postgres_stop(embedded_pg)
+            embedded.postgres_release(embedded_pg)
 
 
 def test(pytest_args: list[str]) -> int:

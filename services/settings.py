@@ -111,7 +111,9 @@ TEMPLATES = [
 _database_url = env.optional("DATABASE_URL")
 DATABASE_IS_EMBEDDED = _database_url is None
 if _database_url is None:
-    _database_url = embedded.postgres_url()
+    # Starts the embedded server, or uses the one already running (``make run``'s);
+    # stopped at exit when this process is the last one using it.
+    _database_url = embedded.postgres_attach()
 DATABASES = {"default": env.database("DATABASE_URL", _database_url)}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"]["CONN_MAX_AGE"] = env.integer("DATABASE_CONN_MAX_AGE", 60)
@@ -143,7 +145,7 @@ if REDIS_URL:
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
 else:
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost/"  # the folders are in the options
     CELERY_BROKER_TRANSPORT_OPTIONS = embedded.filesystem_broker_options()
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -184,6 +186,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# What a task prints (the console e-mail backend's messages) is information, not a warning.
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 
 # --- Authentication, lockout and roles ---
 AUTH_USER_MODEL = "accounts.User"

@@ -256,12 +256,19 @@ def seed_client() -> Any:
 
 
 def draft_specification() -> Any:
-    """A draft v2 tightening endotoxin to <= 0.04 EU/mL: what spec_impact is for."""
+    """A draft tightening endotoxin to <= 0.04 EU/mL: what spec_impact is for."""
+    from django.db.models import Max
+
     from qc.models import Specification, SpecificationLine
 
     effective = Specification.objects.get(product__code="EVX-MSC-01", status="effective")
+    # After the demo's own draft v2.
+    latest = Specification.objects.filter(product=effective.product).aggregate(v=Max("version"))
     draft = Specification.objects.create(
-        product=effective.product, version=2, based_on=effective, change_reason="bench"
+        product=effective.product,
+        version=latest["v"] + 1,
+        based_on=effective,
+        change_reason="bench",
     )
     lines = []
     for line in effective.lines.all():

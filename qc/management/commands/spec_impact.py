@@ -16,7 +16,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("product", help="product code, e.g. EVX-MSC-01")
-        parser.add_argument("--version", type=int, required=True, dest="spec_version")
+        # Not --version: every Django command has that one (it prints Django's version).
+        parser.add_argument(
+            "--spec-version",
+            type=int,
+            required=True,
+            metavar="N",
+            help="the specification version to try, e.g. a draft",
+        )
         parser.add_argument("--all", action="store_true", help="list unchanged lots too")
         parser.add_argument(
             "--processes",
