@@ -39,7 +39,7 @@ def test_the_current_evaluation_has_typed_lines_and_is_fresh(evaluated_demo: Non
     assert {line.verdict for line in current.lines} == {LineVerdict.CONFORMS}
     assert all(line.conforms for line in current.lines)
     endotoxin = next(line for line in current.lines if line.test_code == "LAL")
-    assert [value.text for value in endotoxin.shown_values] == ["< 0.05 EU/mL"]
+    assert [value.text for value in endotoxin.shown_values] == ["0.12 EU/mL"]
     assert endotoxin.used_result_ids and all(i.isdigit() for i in endotoxin.used_result_ids)
     assert current.required_lines == tuple(line for line in current.lines if line.required)
 
