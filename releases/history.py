@@ -11,7 +11,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from releases.models import Certificate, Decision, Disposition
 from services.api.filters import IsoDateTimeFilter
-from services.exports import CHUNK_ROWS, Export
+from services.exports import CHUNK_ROWS, Export, chunked
 
 
 class ReleaseHistoryFilter(django_filters.FilterSet):
@@ -99,6 +99,6 @@ def history_export(*, dispositions: QuerySet[Disposition], filters: Mapping[str,
         what="releases",
         title="Release history",
         columns=COLUMNS,
-        rows=lambda: history_rows(dispositions),
+        chunks=lambda: chunked(history_rows(dispositions)),
         filters=filters,
     )

@@ -4,7 +4,6 @@ chain's head and verification, exports audited, and chain verification stored an
 from __future__ import annotations
 
 import csv
-import io
 import json
 import time
 from typing import Any
@@ -156,4 +155,4 @@ def test_the_audit_page_filters_and_shows_values_side_by_side(auditor: Any, qa: 
     assert "Product changed" in page  # the action's label, for people
     assert 'class="old-value">0<' in page and 'class="new-value">1<' in page
     assert "{&#x27;v&#x27;" not in page and "{'v'" not in page  # no raw Python dicts
-    assert 'format=csv' in page
+    assert "format=csv" in page
