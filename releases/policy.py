@@ -231,6 +231,11 @@ ACTIONS: dict[ActionKey, PolicyAction] = {
             statement=lambda f: (
                 f"By signing, I confirm that I reviewed the audit trail of {f.lot_words}"
                 + (f" up to event #{f.up_to_sequence}" if f.up_to_sequence else "")
+                + (
+                    f" ({f.events} events, its assay runs and controls included)"
+                    if f.events
+                    else ""
+                )
                 + ", and found no unexplained change, deletion or late entry (21 CFR 211.192)."
             ),
         ),

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import CharField, Max, Model, Q, QuerySet
+from django.db.models.functions import Cast
 
-from qc.models import Lot, Result
+from qc.models import AssayRun, Lot, Result
 from qc.selectors import lot_current_evaluation
 from releases.models import (
+    AuditTrailReview,
     Certificate,
     Disposition,
     EntryType,
@@ -17,6 +19,9 @@ from releases.models import (
     InvestigationEntry,
     InvestigationPhase,
     Notification,
+    RecallDecision,
+    ResultInvalidation,
+    ResultReview,
 )
 from releases.policy import (
     ACTIONS,
@@ -29,6 +34,7 @@ from releases.policy import (
 )
 from releases.services.guards import Readiness, lot_readiness
 from services.accounts.models import User
+from services.audit.actions import AuditAction
 from services.audit.models import AuditEvent
 from services.errors import InvalidInput, NotFound, lot_not_found
 from services.esign.models import Signature
@@ -180,7 +186,7 @@ def pending_invalidation_proposal(*, investigation: Investigation) -> Investigat
 
 def lot_last_event(*, lot: Lot) -> int | None:
     """The sequence of the newest event of the lot's audit trail."""
-    return lot_audit_events(lot=lot).aggregate(last=Max("sequence"))["last"]
+    return lot_audit_trail(lot=lot).aggregate(last=Max("sequence"))["last"]
 
 
 def statement_facts(
@@ -192,11 +198,14 @@ def statement_facts(
 ) -> Facts:
     """What the policy's statements quote about this lot (and investigation), read now."""
     proposal = pending_invalidation_proposal(investigation=investigation) if investigation else None
+    trail = lot_audit_trail(lot=lot)
+    last = up_to_sequence if up_to_sequence is not None else lot_last_event(lot=lot)
     return Facts(
         lot=lot,
         investigation=investigation,
         results=Result.objects.filter(lot=lot).count(),
-        up_to_sequence=up_to_sequence if up_to_sequence is not None else lot_last_event(lot=lot),
+        up_to_sequence=last,
+        events=trail.filter(sequence__lte=last).count() if last else 0,
         proposal_cause=str((proposal.data or {}).get("cause", "")) if proposal else "",
         proposed_by=proposal.recorded_by if proposal else "",
         pending_tests=pending_tests,
@@ -230,14 +239,75 @@ def notifications_for(*, user: User, unread_only: bool = False) -> QuerySet[Noti
     return notifications.order_by("-created_at", "-pk")
 
 
-def lot_audit_events(*, lot: Lot) -> QuerySet[AuditEvent]:
-    """The lot's audit trail: the lot itself, its results and its investigations."""
-    numbers = list(lot.investigations.values_list("number", flat=True))
-    return AuditEvent.objects.filter(
+def _ids(queryset: QuerySet[Any], field: str = "pk") -> QuerySet[Any]:
+    """``field`` of ``queryset`` as text, for a subquery against ``AuditEvent.object_id``."""
+    return queryset.annotate(audit_id=Cast(field, CharField())).values("audit_id")
+
+
+def lot_audit_trail(*, lot: Lot) -> QuerySet[AuditEvent]:
+    """Every audit event that touches the lot, in sequence (Annex 11 §9, PIC/S PI 041 §9).
+
+    The lot itself (status, evaluations, reviews, decisions, certificates), its
+    results (recorded, invalidated), the assay runs those results came from with
+    their reference-material controls (``assay_run`` events carry the controls),
+    its investigations and their entries, and every signature applied to one of
+    the lot's records (a signature's event names the signed model and its pk).
+    The ids are collected by subqueries, so the whole trail is one query.
+    """
+    results = Result.objects.filter(lot=lot)
+    investigations = Investigation.objects.filter(lot=lot)
+    signed: list[tuple[type[Model], QuerySet[Any]]] = [
+        (Disposition, Disposition.objects.filter(lot=lot)),
+        (AuditTrailReview, AuditTrailReview.objects.filter(lot=lot)),
+        (ResultReview, ResultReview.objects.filter(lot=lot)),
+        (RecallDecision, RecallDecision.objects.filter(lot=lot)),
+        (InvestigationEntry, InvestigationEntry.objects.filter(investigation__lot=lot)),
+        (ResultInvalidation, ResultInvalidation.objects.filter(result__lot=lot)),
+        (Certificate, Certificate.objects.filter(lot=lot)),
+    ]
+    touches = (
         Q(object_type="lot", object_id=lot.lot_number)
-        | Q(object_type="result", new_values__lot=lot.lot_number)
-        | Q(object_type="investigation", object_id__in=numbers)
-    ).order_by("sequence")
+        | Q(object_type="result", object_id__in=_ids(results))
+        | Q(
+            object_type="assay_run",
+            object_id__in=AssayRun.objects.filter(results__lot=lot).values("external_run_id"),
+        )
+        | Q(object_type="investigation", object_id__in=investigations.values("number"))
+    )
+    for model, records in signed:
+        touches |= Q(object_type=model._meta.model_name, object_id__in=_ids(records))
+    return AuditEvent.objects.filter(touches).order_by("sequence")
+
+
+def lot_trail_by_number(lot_number: str) -> QuerySet[AuditEvent]:
+    """:func:`lot_audit_trail` of a lot named by its number (none for an unknown lot)."""
+    lot = Lot.objects.filter(lot_number=lot_number).first()
+    return lot_audit_trail(lot=lot) if lot is not None else AuditEvent.objects.none()
+
+
+# Review by exception (PIC/S PI 041 §9): what an audit-trail reviewer looks at first.
+EXCEPTIONAL_ACTIONS = frozenset(
+    {
+        AuditAction.RESULT_INVALIDATED,
+        AuditAction.INVESTIGATION_RESULT_INVALIDATED,
+        AuditAction.INVESTIGATION_INVALIDATION_PROPOSED,
+        AuditAction.LOT_SPECIFICATION_REBOUND,
+        AuditAction.USER_SIGNATURE_FAILED,
+        AuditAction.CERTIFICATE_CORRECTION_REQUESTED,
+        AuditAction.LOT_HOLD_RETURN_STATE_CHANGED,
+    }
+)
+
+
+def audit_exceptions(events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+    """The events of ``events`` a reviewer reads first: changes of a value already
+    recorded (old values present), invalidations, supersessions, failed signature
+    attempts and rebindings to another specification."""
+    return events.filter(
+        Q(action__in=EXCEPTIONAL_ACTIONS)
+        | Q(old_values__isnull=False)
+        | Q(new_values__has_key="supersedes")
+    ).exclude(old_values__isnull=False, action=AuditAction.LOT_STATUS_CHANGED)
 
 
 def lot_signatures(*, lot: Lot) -> list[Signature]:

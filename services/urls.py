@@ -17,6 +17,8 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", views.audit_trail, name="audit-trail"),
+    path("audit/chain/verify/", views.chain_verify, name="audit-chain-verify"),
+    path("audit/chain/<str:run_id>/", views.chain_run, name="audit-chain-run"),
     path("healthz/live", health.live, name="health-live"),
     path("healthz/ready", health.ready, name="health-ready"),
     path("metrics", health.metrics, name="prometheus-metrics"),

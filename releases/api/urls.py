@@ -2,12 +2,13 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from releases.api import certificates, investigations, lots, notifications
+from releases.api import certificates, history, investigations, lots, notifications
 
 _LOT = "lots/<str:lot_number>/"
 _INV = "investigations/<str:number>/"
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("releases/", history.ReleaseHistoryView.as_view(), name="release-history"),
     path(f"{_LOT}approve/", lots.ApproveView.as_view(), name="lot-approve"),
     path(f"{_LOT}release/", lots.ReleaseView.as_view(), name="lot-release"),
     path(

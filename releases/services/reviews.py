@@ -14,7 +14,7 @@ from django.utils import timezone
 from qc.models import Lot, Result
 from qc.selectors import lot_evaluations
 from releases.models import AuditTrailReview, ResultReview
-from releases.policy import ActionKey
+from releases.policy import ActionKey, Facts
 from releases.selectors import statement_facts
 from releases.services.commands import Act, lot_command
 from releases.services.errors import Problem, Refused
@@ -99,22 +99,31 @@ def lot_record_audit_trail_review(
     comment: str,
     up_to_sequence: int | None = None,
 ) -> AuditTrailReview:
-    """QA signs that it reviewed the lot's audit trail up to event ``up_to_sequence``.
+    """QA signs that it reviewed the lot's whole audit trail up to event ``up_to_sequence``.
 
-    Without ``up_to_sequence`` the review covers the trail as it stands now.  The
-    review records the evaluation current at signing: a later one voids it.
+    "The lot's audit trail" is :func:`releases.selectors.lot_audit_trail`: the lot,
+    its results, the assay runs and controls behind them, its investigations,
+    reviews, decisions, certificates and their signatures, exactly the set the
+    review page shows; the statement signed gives its number of events.  Without
+    ``up_to_sequence`` the review covers the trail as it stands now (its newest
+    event).  The review records the evaluation current at signing: a later one voids it.
     """
     last = AuditEvent.objects.aggregate(last=Max("sequence"))["last"] or 0
-    sequence = last if up_to_sequence is None else up_to_sequence
-    if not 0 < sequence <= last:
+    if up_to_sequence is not None and not 0 < up_to_sequence <= last:
         raise InvalidInput.single(
             "up_to_sequence",
             f"must name an existing audit event (1 to {last})",
             code="unknown_audit_event",
         )
+    covered: dict[str, Facts] = {}
+
+    def facts(lot: Lot) -> Facts:
+        covered["facts"] = statement_facts(lot=lot, up_to_sequence=up_to_sequence)
+        return covered["facts"]
 
     def review(lot: Lot, act: Act) -> AuditTrailReview:
         signer = act.person
+        sequence = covered["facts"].up_to_sequence or 0
         record, signature = act.sign(
             AuditTrailReview(
                 lot=lot,
@@ -135,6 +144,7 @@ def lot_record_audit_trail_review(
             new_values={
                 "audit_trail_review_id": record.pk,
                 "up_to_sequence": sequence,
+                "events": covered["facts"].events,
                 "evaluation_id": record.evaluation_id,
                 "signature_id": signature.pk,
             },
@@ -149,5 +159,5 @@ def lot_record_audit_trail_review(
         reason=comment,
         password=password,
         body=review,
-        facts=lambda lot: statement_facts(lot=lot, up_to_sequence=sequence),
+        facts=facts,
     )

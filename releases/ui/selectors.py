@@ -10,7 +10,8 @@ from axes.models import AccessAttempt
 from django import forms
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Q, QuerySet, Sum
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.urls import reverse
 
 from qc.evaluation.types import LineVerdict
@@ -38,8 +39,10 @@ from releases.policy import (
     applies_to_lot,
 )
 from releases.selectors import (
+    audit_exceptions,
     certificates_of,
     investigation_get,
+    lot_audit_trail,
     lot_dispositions,
     lot_signatures,
     pending_invalidation_proposal,
@@ -156,10 +159,35 @@ class LotPage:
     conforming: list[EvaluationLine]
     results: list[Result]
     investigations: list[Investigation]
-    audit_events: list[AuditEvent]
+    trail: LotTrail
 
 
-def lot_page(lot_number: str) -> LotPage:
+@dataclass
+class LotTrail:
+    """The lot's whole audit trail for review by exception (PIC/S PI 041 §9): the
+    exceptions first, then every event, paged; ``count`` is what a review signs for."""
+
+    count: int
+    last_sequence: int | None
+    exceptions: list[AuditEvent]
+    page: Page[AuditEvent]
+
+
+TRAIL_PAGE_SIZE = 50
+
+
+def lot_trail(lot: Lot, page: str | int | None = 1) -> LotTrail:
+    trail = lot_audit_trail(lot=lot)
+    paginator = Paginator(trail, TRAIL_PAGE_SIZE)
+    return LotTrail(
+        count=paginator.count,
+        last_sequence=trail.aggregate(last=Max("sequence"))["last"],
+        exceptions=list(audit_exceptions(trail)[:200]),
+        page=paginator.get_page(page),
+    )
+
+
+def lot_page(lot_number: str, trail_page: str | int | None = 1) -> LotPage:
     lot = Lot.objects.select_related("product", "specification").get(lot_number=lot_number)
     current = lot_current_evaluation(lot=lot)
     evaluation = current.evaluation if current is not None else None
@@ -186,11 +214,7 @@ def lot_page(lot_number: str) -> LotPage:
         conforming=conforming,
         results=results,
         investigations=list(lot.investigations.order_by("-opened_at")),
-        audit_events=list(
-            AuditEvent.objects.filter(object_type="lot", object_id=lot.lot_number).order_by(
-                "-sequence"
-            )[:50]
-        ),
+        trail=lot_trail(lot, trail_page),
     )
 
 

@@ -4,6 +4,7 @@ from releases.ui import views
 
 urlpatterns = [
     path("lots/", views.lot_list, name="lot-list"),
+    path("releases/", views.release_history_page, name="release-history"),
     path("lots/<str:lot_number>/", views.lot_detail, name="lot-detail"),
     path("lots/<str:lot_number>/actions/<slug:key>/", views.lot_action, name="lot-action"),
     path("lots/<str:lot_number>/history/", views.lot_history, name="lot-history"),

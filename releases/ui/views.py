@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, cast
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,9 +26,10 @@ from django.views.decorators.http import require_POST
 
 from qc.models import Lot, LotStatus, Product
 from releases.downloads import certificate_download
-from releases.models import Investigation, Notification
+from releases.history import ReleaseHistoryFilter, history_export, release_history
+from releases.models import Decision, Disposition, Investigation, Notification
 from releases.policy import ACTIONS, ActionKey, role_names
-from releases.selectors import certificate_get, lot_audit_events, notifications_for
+from releases.selectors import certificate_get, lot_audit_trail, notifications_for
 from releases.services.notifications import notification_mark_read
 from releases.ui.actions import INVESTIGATION_ACTIONS, LOT_ACTIONS
 from releases.ui.refusals import Refusal, refusal_of
@@ -44,6 +48,8 @@ from services.accounts.context import AuthContext
 from services.accounts.models import User
 from services.errors import DomainError, NotFound
 from services.esign.services import SignatureRefused
+from services.exports import FORMATS, export_response
+from services.permissions import READ_ALL_ROLES, CanReadAuditTrail, has_role
 
 
 @login_required
@@ -101,7 +107,7 @@ def _render_lot(
     request: HttpRequest, lot_number: str, bound: Bound | None = None, status: int = 200
 ) -> HttpResponse:
     try:
-        page = lot_page(lot_number)
+        page = lot_page(lot_number, request.GET.get("trail"))
     except Lot.DoesNotExist:
         raise Http404(f"no lot {lot_number}") from None
     user = cast(User, request.user)
@@ -185,12 +191,17 @@ def lot_action(request: HttpRequest, lot_number: str, key: str) -> HttpResponse:
 
 @login_required
 def lot_history(request: HttpRequest, lot_number: str) -> HttpResponse:
-    """The lot's release history, for auditors: printable, nothing to act on."""
+    """The lot's release history, for auditors: printable, nothing to act on.
+
+    It is the lot's audit trail, so it is open to the roles that read the audit
+    trail (``CanReadAuditTrail``), the same as ``/audit/`` and the API."""
+    if not has_role(request.user, *CanReadAuditTrail.roles):
+        raise PermissionDenied("the release history is open to auditors, QA and Qualified Persons")
     lot = _lot_or_404(lot_number)
     context = {
         "lot": lot,
         "record": lot_record(lot),
-        "events": list(lot_audit_events(lot=lot).order_by("sequence")),
+        "events": list(lot_audit_trail(lot=lot)),
         "investigations": list(lot.investigations.order_by("opened_at")),
         "printed_at": timezone.now(),
     }
@@ -299,4 +310,37 @@ def notification_read(request: HttpRequest, pk: int | None = None) -> HttpRespon
         request,
         "releases/_notification_row.html",
         {"n": notification, "unread_count": unread, "oob": True},
+    )
+
+
+@login_required
+def release_history_page(request: HttpRequest) -> HttpResponse:
+    """Every disposition across lots, with the same filters as ``GET /api/v1/releases/``,
+    kept in the URL; ``?format=csv|jsonl|pdf`` exports every match."""
+    if not has_role(request.user, *READ_ALL_ROLES):
+        raise PermissionDenied("the release history is open to people holding a role")
+    names = ("product", "lot", "decision", "signer", "since", "until")
+    filters = {name: request.GET.get(name, "").strip() for name in names}
+    given = {k: v for k, v in filters.items() if v}
+    filterset = ReleaseHistoryFilter(given, queryset=release_history())
+    valid = filterset.is_valid()
+    dispositions = filterset.qs if valid else Disposition.objects.none()
+    fmt = request.GET.get("format", "")
+    if fmt in FORMATS and valid:
+        return export_response(
+            export=history_export(dispositions=dispositions, filters=given),
+            fmt=fmt,
+            actor=AuthContext.from_request(request).actor,
+        )
+    return render(
+        request,
+        "releases/release_history.html",
+        {
+            "page": Paginator(dispositions, 50).get_page(request.GET.get("page")),
+            "filters": filters,
+            "errors": filterset.errors if not valid else {},
+            "query": urlencode(given),
+            "products": Product.objects.order_by("code"),
+            "decisions": Decision.choices,
+        },
     )

@@ -4,12 +4,27 @@ from importlib.util import find_spec
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from services.audit.api import AuditEventViewSet, SignatureViewSet
+from services.audit.api import (
+    AuditEventViewSet,
+    ChainVerificationListView,
+    ChainVerificationRunView,
+    SignatureViewSet,
+)
 
 app_name = "api"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("audit-events/", AuditEventViewSet.as_view({"get": "list"}), name="audit-event-list"),
+    path(
+        "audit-chain/verifications/",
+        ChainVerificationListView.as_view(),
+        name="chain-verification-list",
+    ),
+    path(
+        "audit-chain/verifications/<str:run_id>/",
+        ChainVerificationRunView.as_view(),
+        name="chain-verification-run",
+    ),
     path("signatures/", SignatureViewSet.as_view({"get": "list"}), name="signature-list"),
     path(
         "signatures/<int:pk>/",

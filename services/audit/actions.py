@@ -25,6 +25,10 @@ class AuditAction(models.TextChoices):
     API_CLIENT_REVOKED = "api_client.revoked", "Machine client revoked"
     SIGNATURE_APPLIED = "signature.applied", "Electronic signature applied"
 
+    # The audit trail itself: who exported what, and checks of the hash chain.
+    AUDIT_EXPORTED = "audit.exported", "Records exported"
+    AUDIT_CHAIN_VERIFIED = "audit.chain_verified", "Audit-trail chain verified"
+
     # Master data (changed in the admin with a reason).
     PRODUCT_CREATED = "product.created", "Product created"
     PRODUCT_CHANGED = "product.changed", "Product changed"

@@ -40,3 +40,30 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} {self.object_type}:{self.object_id}"
+
+
+class ChainVerification(models.Model):
+    """One run of the hash-chain verifier (append-only): what it covered and what it found.
+
+    Written once, when the run ends; a run's progress lives in the cache meanwhile
+    (``services.audit.verification``).
+    """
+
+    run_id = models.CharField(max_length=36, unique=True)
+    requested_by = models.CharField(max_length=200)  # the actor's name, copied as text
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    head_sequence = models.BigIntegerField()  # the newest event when the run started
+    head_hash = models.CharField(max_length=64, blank=True)
+    checked = models.BigIntegerField()
+    passed = models.BooleanField()
+    first_failing_sequence = models.BigIntegerField(null=True, blank=True)
+    problem = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-finished_at", "-pk"]
+        triggers = append_only("chain_verification")
+
+    def __str__(self) -> str:
+        verdict = "intact" if self.passed else f"broken at #{self.first_failing_sequence}"
+        return f"chain {verdict} ({self.checked} events, {self.finished_at:%Y-%m-%d %H:%M} UTC)"
