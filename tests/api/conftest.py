@@ -1,1 +1,1 @@
-from tests.qc.pipeline.conftest import demo_world  # noqa: F401 - shared fixture
+from tests.qc.pipeline.conftest import demo_world, evaluated_demo  # noqa: F401 - shared fixtures
