@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench schema lock clean
+.PHONY: run test lint bench schema lock clean validation-report
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
@@ -41,6 +41,18 @@ lint: $(STAMP)
 	@# The django-stubs plugin imports the settings: a URL to parse, no server to start.
 	DATABASE_URL=$${DATABASE_URL:-postgres://mypy@127.0.0.1:1/mypy} $(BIN)/mypy services qc releases
 	$(BIN)/lint-imports
+
+# The suite, then its requirements-traceability matrix (HTML and PDF), even when tests
+# fail: the report shows them failed and the target exits non-zero.
+VALIDATION := var/validation
+validation-report: $(STAMP)
+	@mkdir -p $(VALIDATION) && rm -f $(VALIDATION)/results.json
+	@status=0; \
+	$(BIN)/python -m services.launcher test --validation-json=$(VALIDATION)/results.json $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/python -m tests.validation.report $(VALIDATION)/results.json \
+	  --html $(VALIDATION)/validation-report.html --pdf $(VALIDATION)/validation-report.pdf \
+	  || { code=$$?; [ $$status -ne 0 ] || status=$$code; }; \
+	exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python -m services.launcher bench $(BENCH)

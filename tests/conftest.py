@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.celery_worker"]
+pytest_plugins = ["tests.fixtures.celery_worker", "tests.validation.plugin"]
 
 
 def _allow_test_flush() -> None:
