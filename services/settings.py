@@ -21,6 +21,10 @@ VAR_DIR = embedded.var_dir()
 
 DEBUG = env.boolean("DEBUG", default=False)
 TESTING = "pytest" in sys.modules or env.boolean("EVRELEASE_TESTING", default=False)
+# A local run with DEBUG off (``make run``): plain http on the loopback interface, so
+# no HTTPS redirect, no Secure-only cookies, no HSTS, and static files straight from
+# the source tree.  Only loopback host names are allowed with it.
+ALLOW_INSECURE_LOCAL = env.boolean("ALLOW_INSECURE_LOCAL", default=False)
 
 
 def _secret_key() -> str:
@@ -42,6 +46,13 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env.string_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1", "testserver"}
+if ALLOW_INSECURE_LOCAL and set(ALLOWED_HOSTS) - _LOOPBACK_HOSTS:
+    raise env.ConfigError(
+        "ALLOW_INSECURE_LOCAL",
+        "serves plain http, so ALLOWED_HOSTS may only name the loopback interface "
+        f"(got {', '.join(sorted(set(ALLOWED_HOSTS) - _LOOPBACK_HOSTS))})",
+    )
 CSRF_TRUSTED_ORIGINS = env.string_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -79,11 +90,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # NUL bytes, deep JSON, bad UTF-8: 400 before anything reads the request (the
+    # session and the user above are still lazy: nothing has queried the database).
+    "services.http.HostileInputMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "pghistory.middleware.HistoryMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Innermost, so it sees a view's exception first: JSON under /api/, whatever DEBUG.
+    "services.http.ErrorShapeMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -223,7 +239,7 @@ SESSION_COOKIE_AGE = env.integer("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # --- Security (check --deploy passes with DEBUG off) ---
-_secure = not DEBUG
+_secure = not DEBUG and not ALLOW_INSECURE_LOCAL
 SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", default=_secure and not TESTING)
 SECURE_REDIRECT_EXEMPT = [r"^healthz/", r"^metrics$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -254,11 +270,13 @@ STORAGES = {
     },
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG or TESTING
+        if DEBUG or TESTING or ALLOW_INSECURE_LOCAL
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG or TESTING
+# Whitenoise serves static files with DEBUG off too; a local run (and the tests) read
+# them from the source tree, a deployment from collectstatic's hashed copies.
+WHITENOISE_USE_FINDERS = DEBUG or TESTING or ALLOW_INSECURE_LOCAL
 
 # --- E-mail: console unless EMAIL_URL is set ---
 _email_url = env.optional("EMAIL_URL")
@@ -280,6 +298,11 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "services.api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "services.api.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -333,3 +356,5 @@ METRICS_TOKEN = env.optional("METRICS_TOKEN")
 # --- Domain settings ---
 IDEMPOTENCY_KEY_TTL = timedelta(days=env.integer("IDEMPOTENCY_KEY_TTL_DAYS", 30, minimum=1))
 RESULTS_PER_REQUEST_LIMIT = env.integer("RESULTS_PER_REQUEST_LIMIT", 5000, minimum=1)
+# A JSON body nested deeper than this is refused with 400 (services.http).
+API_MAX_JSON_DEPTH = env.integer("API_MAX_JSON_DEPTH", 32, minimum=4)

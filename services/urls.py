@@ -1,12 +1,18 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from services import views
+from services import http, views
 from services.health import views as health
 
 admin.site.site_header = "evrelease administration"
+
+# Django's error pages: JSON in the API's shape under /api/, the UI's styled pages elsewhere.
+handler400 = "services.http.bad_request"
+handler403 = "services.http.permission_denied"
+handler404 = "services.http.page_not_found"
+handler500 = "services.http.server_error"
 
 urlpatterns = [
     path("", include("releases.urls")),  # the web UI, "home" included
@@ -25,4 +31,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/v1/", include("services.api.urls")),
+    # Anything else under /api/ names nothing: a JSON 404 in the one error shape.
+    re_path(r"^api/", http.api_not_found),
 ]

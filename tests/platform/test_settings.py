@@ -46,6 +46,14 @@ def test_malformed_variable_stops_start_up_naming_it(
     assert message in result.stderr
 
 
+def test_plain_http_is_only_for_the_loopback_interface() -> None:
+    local = _start(ALLOW_INSECURE_LOCAL="true", ALLOWED_HOSTS="127.0.0.1,localhost")
+    assert local.returncode == 0, local.stderr
+    exposed = _start(ALLOW_INSECURE_LOCAL="true", ALLOWED_HOSTS="evrelease.example.com")
+    assert exposed.returncode != 0
+    assert "ALLOW_INSECURE_LOCAL: serves plain http" in exposed.stderr
+
+
 def test_secret_can_come_from_a_file(tmp_path: Path) -> None:
     secret = tmp_path / "secret_key"
     secret.write_text("s" * 50 + "\n")
