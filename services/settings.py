@@ -8,6 +8,7 @@ REDIS_URL, SECRET_KEY and ALLOWED_HOSTS and leaves DEBUG off.
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -56,6 +57,9 @@ if ALLOW_INSECURE_LOCAL and set(ALLOWED_HOSTS) - _LOOPBACK_HOSTS:
 CSRF_TRUSTED_ORIGINS = env.string_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    # First: its management commands replace Django's changepassword and
+    # createsuperuser (nobody chooses another person's password; creations are audited).
+    "services.accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -73,7 +77,6 @@ INSTALLED_APPS = [
     "pghistory",
     "axes",
     "services.audit",
-    "services.accounts",
     "services.esign",
     "services.api",
     "services.health",
@@ -93,6 +96,8 @@ MIDDLEWARE = [
     # NUL bytes, deep JSON, bad UTF-8: 400 before anything reads the request (the
     # session and the user above are still lazy: nothing has queried the database).
     "services.http.HostileInputMiddleware",
+    # A session whose account got locked (for its address) or deactivated ends here.
+    "services.accounts.middleware.SessionGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -175,6 +180,7 @@ CELERY_TASK_DEFAULT_QUEUE = "evaluation"
 CELERY_TASK_ROUTES = {
     "qc.tasks.*": {"queue": "evaluation"},
     "releases.tasks.*": {"queue": "documents"},
+    "services.accounts.tasks.*": {"queue": "documents"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
@@ -204,8 +210,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # --- Authentication, lockout and roles ---
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    # Axes first: it refuses locked accounts and counts failures (21 CFR 11.300(d)).
-    "axes.backends.AxesStandaloneBackend",
+    # Axes first: it refuses locked (user, address) pairs and counts failures (11.300(d)).
+    "services.accounts.backends.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -225,16 +231,48 @@ if TESTING:
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Lockout (21 CFR 11.300(d): detect and report; OWASP ASVS V2: never a denial of
+# service).  See services/accounts/throttle.py and README "Accounts, roles...".
+# 1. The pair (user name, client address) is locked after LOGIN_FAILURE_LIMIT failed
+#    logins or signatures, until an administrator unlocks it with a reason.  Locking
+#    the user name alone would let anyone who reaches the login page lock out the
+#    Qualified Person, and so stop every release.
 AXES_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", 5, minimum=1)
-# Lock the account, whatever address the attempts come from: Part 11 protects
-# the identity, and an attacker rotating addresses must not get more tries.
-AXES_LOCKOUT_PARAMETERS = ["username"]
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
-AXES_COOLOFF_TIME = None  # a locked account stays locked until an administrator unlocks it
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "services.accounts.addresses.client_address"
+AXES_COOLOFF_TIME = None  # a locked pair stays locked until an administrator unlocks it
 AXES_RESET_ON_SUCCESS = True
+# Attempts refused while locked are still counted: they feed rule 2 below.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # one row per failure: what rules 2 and 3 count
 AXES_LOCKOUT_CALLABLE = "services.accounts.views.locked_out"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_VERBOSE = False
+# 2. One user name across every address: after LOGIN_SLOWDOWN_AFTER failures within the
+#    window, each attempt waits a growing delay after the last failure (429 with
+#    Retry-After), at most LOGIN_SLOWDOWN_MAX_SECONDS; addresses the person signed in
+#    from within LOGIN_KNOWN_ADDRESS_DAYS are exempt.  LOGIN_SLOWDOWN_DELAY is the
+#    delay function (excess failures -> seconds), a dotted path or a callable (tests).
+# 3. One address trying many user names: LOGIN_ADDRESS_USERNAME_LIMIT different user
+#    names failed within the window -> 429 with Retry-After.
+LOGIN_FAILURE_WINDOW_SECONDS = env.integer("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+LOGIN_SLOWDOWN_AFTER = env.integer("LOGIN_SLOWDOWN_AFTER", 10, minimum=1)
+LOGIN_SLOWDOWN_MAX_SECONDS = env.integer("LOGIN_SLOWDOWN_MAX_SECONDS", 120, minimum=1)
+LOGIN_SLOWDOWN_DELAY: object = "services.accounts.throttle.doubling_delay"
+LOGIN_ADDRESS_USERNAME_LIMIT = env.integer("LOGIN_ADDRESS_USERNAME_LIMIT", 10, minimum=2)
+LOGIN_KNOWN_ADDRESS_DAYS = env.integer("LOGIN_KNOWN_ADDRESS_DAYS", 30, minimum=0)
+# The client address: the socket's, unless it is one of these proxies (addresses or
+# CIDR networks); then X-Forwarded-For, read from the right (services.accounts.addresses).
+TRUSTED_PROXIES = env.string_list("TRUSTED_PROXIES", [])
+try:
+    TRUSTED_PROXY_NETWORKS = [ipaddress.ip_network(p, strict=False) for p in TRUSTED_PROXIES]
+except ValueError as _exc:
+    raise env.ConfigError(
+        "TRUSTED_PROXIES", f"expected addresses or CIDR networks: {_exc}"
+    ) from None
+# A set-password link works once, for PASSWORD_LINK_HOURS; SITE_URL is where it points.
+PASSWORD_RESET_TIMEOUT = 3600 * env.integer("PASSWORD_LINK_HOURS", 24, minimum=1)
+SITE_URL = env.string("SITE_URL", "http://127.0.0.1:8000")
 SESSION_COOKIE_AGE = env.integer("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 

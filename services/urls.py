@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from services import http, views
+from services.accounts import views as accounts
 from services.health import views as health
 
 admin.site.site_header = "evrelease administration"
@@ -16,16 +18,23 @@ handler500 = "services.http.server_error"
 
 urlpatterns = [
     path("", include("releases.urls")),  # the web UI, "home" included
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("accounts/login/", accounts.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/set-password/<uidb64>/<token>/",
+        accounts.SetPasswordView.as_view(),
+        name="password-set",
+    ),
     path("audit/", views.audit_trail, name="audit-trail"),
     path("healthz/live", health.live, name="health-live"),
     path("healthz/ready", health.ready, name="health-ready"),
     path("metrics", health.metrics, name="prometheus-metrics"),
+    # One login page (throttled, services.accounts.views.LoginView), for the admin too.
+    path(
+        "admin/login/",
+        RedirectView.as_view(pattern_name="login", query_string=True),
+        name="admin-login",
+    ),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
