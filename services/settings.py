@@ -13,6 +13,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from csp import constants as csp
 from django.core.management.utils import get_random_secret_key
 
 from services import embedded, env
@@ -76,6 +77,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "axes",
+    "csp",
     "services.audit",
     "services.esign",
     "services.api",
@@ -88,6 +90,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "services.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -324,6 +327,28 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "evrelease@localhost")
 
+# --- Content-Security-Policy (django-csp 4) on every response: no inline script or
+# style anywhere (templates load static files only; HTMX and Swagger UI are served
+# from here).  Only the Redoc page relaxes styles, in its view (services.urls).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "object-src": [csp.NONE],
+    }
+}
+
+# /api/docs/, /api/redoc/ and /api/schema/ need a signed-in person (the schema also
+# a machine client's key), unless API_DOCS_PUBLIC.
+API_DOCS_PUBLIC = env.boolean("API_DOCS_PUBLIC", default=False)
+
 # --- REST framework ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -352,6 +377,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "QC results ingestion, evaluation and GMP batch release of EV lots.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema needs a signed-in person or a machine client, unless API_DOCS_PUBLIC.
+    "SERVE_PERMISSIONS": ["services.permissions.DocsAccess"],
     "SWAGGER_UI_DIST": "SIDECAR",  # assets served locally, no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -389,7 +416,11 @@ LOGGING = {
 # Row-level history of GMP models is a second net: its event tables are append-only too.
 PGHISTORY_APPEND_ONLY = True
 
+# /metrics needs METRICS_TOKEN (a bearer token); without one it answers 403, unless
+# METRICS_PUBLIC says the network already keeps it private (e.g. the ingress does not
+# route it).
 METRICS_TOKEN = env.optional("METRICS_TOKEN")
+METRICS_PUBLIC = env.boolean("METRICS_PUBLIC", default=False)
 
 # --- Domain settings ---
 IDEMPOTENCY_KEY_TTL = timedelta(days=env.integer("IDEMPOTENCY_KEY_TTL_DAYS", 30, minimum=1))

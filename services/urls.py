@@ -1,11 +1,15 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponseBase
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 
 from services import http, views
 from services.accounts import views as accounts
+from services.api.schema import SchemaView
 from services.health import views as health
 
 admin.site.site_header = "evrelease administration"
@@ -15,6 +19,18 @@ handler400 = "services.http.bad_request"
 handler403 = "services.http.permission_denied"
 handler404 = "services.http.page_not_found"
 handler500 = "services.http.server_error"
+
+
+def _signed_in(view):  # type: ignore[no-untyped-def]
+    """The API docs pages need a signed-in person unless API_DOCS_PUBLIC (read per request)."""
+
+    def docs(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:  # type: ignore[no-untyped-def]
+        if not settings.API_DOCS_PUBLIC and not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return docs
+
 
 urlpatterns = [
     path("", include("releases.urls")),  # the web UI, "home" included
@@ -36,9 +52,17 @@ urlpatterns = [
         name="admin-login",
     ),
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path(
+        "api/docs/",
+        _signed_in(SpectacularSwaggerSplitView.as_view(url_name="schema")),
+        name="api-docs",
+    ),
+    path(
+        "api/redoc/",
+        _signed_in(views.redoc(SpectacularRedocView.as_view(url_name="schema"))),
+        name="api-redoc",
+    ),
     path("api/v1/", include("services.api.urls")),
     # Anything else under /api/ names nothing: a JSON 404 in the one error shape.
     re_path(r"^api/", http.api_not_found),

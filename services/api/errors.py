@@ -21,6 +21,7 @@ from django.db import OperationalError
 from django.http import Http404
 from rest_framework import status
 from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -140,3 +141,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response.data = error_body(str(detail), [Problem(code, str(detail))])
     return response
 
+
+class JsonErrors:
+    """For a view answering something other than JSON (a PDF, the OpenAPI YAML): its
+    refusals are still JSON in the one shape, whatever renderer ``Accept`` chose."""
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(response, Response) and response.status_code >= 400:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
