@@ -319,3 +319,17 @@ def test_lockout_records_are_read_only_and_unlocking_is_audited_with_a_reason(
     [unlocked] = audit_events(auditor, action="user.unlocked")
     assert unlocked["reason"] == "it was her, new glasses"
     assert unlocked["old_values"]["locks"] == [{"client_address": "127.0.0.2", "failures": 5}]
+
+
+def test_the_admin_signs_in_through_the_one_throttled_login_page(
+    admin_user: Any, password: str
+) -> None:
+    client = Client()
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain[-1][0] == "/accounts/login/?next=%2Fadmin%2F"
+    signed_in = client.post(
+        "/accounts/login/?next=/admin/",
+        {"username": "admin", "password": password, "next": "/admin/"},
+    )
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
