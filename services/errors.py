@@ -18,12 +18,13 @@ from typing import ClassVar
 
 
 class ErrorKind(StrEnum):
-    """What kind of refusal it is; each edge maps a kind to one answer (400/403/404/409)."""
+    """What kind of refusal it is; each edge maps a kind to one answer (400/403/404/409/429)."""
 
     INVALID = "invalid"  # the request is malformed: nothing was done
     NOT_FOUND = "not_found"  # the record named does not exist
     NOT_ALLOWED = "not_allowed"  # the actor may not (role, machine client, wrong password)
     CONFLICT = "conflict"  # the state of the records does not allow it now
+    THROTTLED = "throttled"  # too many failed attempts: retry later (429, Retry-After)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,20 @@ class Refused(DomainError):
 
     kind = ErrorKind.CONFLICT
     default_code = "refused"
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed attempts: refused before any password was checked (429).
+
+    ``retry_after`` is the number of seconds to wait (the ``Retry-After`` header).
+    """
+
+    kind = ErrorKind.THROTTLED
+    default_code = "too_many_attempts"
+
+    def __init__(self, headline: str, *, code: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(headline, [Problem(code or self.default_code, headline)])
+        self.retry_after = retry_after
 
 
 def lot_not_found(lot_number: str) -> NotFound:

@@ -117,9 +117,13 @@ def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
 
 def run() -> int:
     env = dict(os.environ)
-    env.setdefault("DEBUG", "true")  # a local run serves plain http on 127.0.0.1
+    # A newcomer sees the real pages (styled errors, no tracebacks): DEBUG stays off, and
+    # ALLOW_INSECURE_LOCAL lets plain http on the loopback interface sign in.
+    env.setdefault("DEBUG", "false")
+    env.setdefault("ALLOW_INSECURE_LOCAL", "true")
     env.setdefault("LOG_FORMAT", "console")
     host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
+    env.setdefault("SITE_URL", f"http://{host}:{port}")
     var = embedded.var_dir()
     stopping = False
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework.permissions import BasePermission
 
 from services.accounts.models import Role
@@ -31,3 +32,13 @@ class HasRole(BasePermission):
 
 class CanReadAuditTrail(HasRole):
     roles = (Role.AUDITOR, Role.QA_OFFICER, Role.QUALIFIED_PERSON, Role.ADMINISTRATOR)
+
+
+class DocsAccess(BasePermission):
+    """The OpenAPI schema: any signed-in person or machine client, or anyone when
+    ``API_DOCS_PUBLIC`` (read per request)."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if settings.API_DOCS_PUBLIC:
+            return True
+        return bool(request.user and request.user.is_authenticated)

@@ -8,10 +8,12 @@ REDIS_URL, SECRET_KEY and ALLOWED_HOSTS and leaves DEBUG off.
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from datetime import timedelta
 from pathlib import Path
 
+from csp import constants as csp
 from django.core.management.utils import get_random_secret_key
 
 from services import embedded, env
@@ -21,6 +23,10 @@ VAR_DIR = embedded.var_dir()
 
 DEBUG = env.boolean("DEBUG", default=False)
 TESTING = "pytest" in sys.modules or env.boolean("EVRELEASE_TESTING", default=False)
+# A local run with DEBUG off (``make run``): plain http on the loopback interface, so
+# no HTTPS redirect, no Secure-only cookies, no HSTS, and static files straight from
+# the source tree.  Only loopback host names are allowed with it.
+ALLOW_INSECURE_LOCAL = env.boolean("ALLOW_INSECURE_LOCAL", default=False)
 
 
 def _secret_key() -> str:
@@ -42,9 +48,19 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env.string_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1", "testserver"}
+if ALLOW_INSECURE_LOCAL and set(ALLOWED_HOSTS) - _LOOPBACK_HOSTS:
+    raise env.ConfigError(
+        "ALLOW_INSECURE_LOCAL",
+        "serves plain http, so ALLOWED_HOSTS may only name the loopback interface "
+        f"(got {', '.join(sorted(set(ALLOWED_HOSTS) - _LOOPBACK_HOSTS))})",
+    )
 CSRF_TRUSTED_ORIGINS = env.string_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    # First: its management commands replace Django's changepassword and
+    # createsuperuser (nobody chooses another person's password; creations are audited).
+    "services.accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -61,8 +77,8 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "axes",
+    "csp",
     "services.audit",
-    "services.accounts",
     "services.esign",
     "services.api",
     "services.health",
@@ -74,16 +90,24 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "services.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # NUL bytes, deep JSON, bad UTF-8: 400 before anything reads the request (the
+    # session and the user above are still lazy: nothing has queried the database).
+    "services.http.HostileInputMiddleware",
+    # A session whose account got locked (for its address) or deactivated ends here.
+    "services.accounts.middleware.SessionGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "pghistory.middleware.HistoryMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Innermost, so it sees a view's exception first: JSON under /api/, whatever DEBUG.
+    "services.http.ErrorShapeMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -161,6 +185,7 @@ CELERY_TASK_DEFAULT_QUEUE = "evaluation"
 CELERY_TASK_ROUTES = {
     "qc.tasks.*": {"queue": "evaluation"},
     "releases.tasks.*": {"queue": "documents"},
+    "services.accounts.tasks.*": {"queue": "documents"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
@@ -192,8 +217,8 @@ CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 # --- Authentication, lockout and roles ---
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    # Axes first: it refuses locked accounts and counts failures (21 CFR 11.300(d)).
-    "axes.backends.AxesStandaloneBackend",
+    # Axes first: it refuses locked (user, address) pairs and counts failures (11.300(d)).
+    "services.accounts.backends.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -213,23 +238,55 @@ if TESTING:
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Lockout (21 CFR 11.300(d): detect and report; OWASP ASVS V2: never a denial of
+# service).  See services/accounts/throttle.py and README "Accounts, roles...".
+# 1. The pair (user name, client address) is locked after LOGIN_FAILURE_LIMIT failed
+#    logins or signatures, until an administrator unlocks it with a reason.  Locking
+#    the user name alone would let anyone who reaches the login page lock out the
+#    Qualified Person, and so stop every release.
 AXES_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", 5, minimum=1)
-# Lock the account, whatever address the attempts come from: Part 11 protects
-# the identity, and an attacker rotating addresses must not get more tries.
-AXES_LOCKOUT_PARAMETERS = ["username"]
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
-AXES_COOLOFF_TIME = None  # a locked account stays locked until an administrator unlocks it
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "services.accounts.addresses.client_address"
+AXES_COOLOFF_TIME = None  # a locked pair stays locked until an administrator unlocks it
 AXES_RESET_ON_SUCCESS = True
+# Attempts refused while locked are still counted: they feed rule 2 below.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # one row per failure: what rules 2 and 3 count
 AXES_LOCKOUT_CALLABLE = "services.accounts.views.locked_out"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_VERBOSE = False
 # The lot list and page warn this many days before a lot expires (21 CFR 211.137).
 EXPIRY_WARNING_DAYS = env.integer("EXPIRY_WARNING_DAYS", 30, minimum=0)
+# 2. One user name across every address: after LOGIN_SLOWDOWN_AFTER failures within the
+#    window, each attempt waits a growing delay after the last failure (429 with
+#    Retry-After), at most LOGIN_SLOWDOWN_MAX_SECONDS; addresses the person signed in
+#    from within LOGIN_KNOWN_ADDRESS_DAYS are exempt.  LOGIN_SLOWDOWN_DELAY is the
+#    delay function (excess failures -> seconds), a dotted path or a callable (tests).
+# 3. One address trying many user names: LOGIN_ADDRESS_USERNAME_LIMIT different user
+#    names failed within the window -> 429 with Retry-After.
+LOGIN_FAILURE_WINDOW_SECONDS = env.integer("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+LOGIN_SLOWDOWN_AFTER = env.integer("LOGIN_SLOWDOWN_AFTER", 10, minimum=1)
+LOGIN_SLOWDOWN_MAX_SECONDS = env.integer("LOGIN_SLOWDOWN_MAX_SECONDS", 120, minimum=1)
+LOGIN_SLOWDOWN_DELAY: object = "services.accounts.throttle.doubling_delay"
+LOGIN_ADDRESS_USERNAME_LIMIT = env.integer("LOGIN_ADDRESS_USERNAME_LIMIT", 10, minimum=2)
+LOGIN_KNOWN_ADDRESS_DAYS = env.integer("LOGIN_KNOWN_ADDRESS_DAYS", 30, minimum=0)
+# The client address: the socket's, unless it is one of these proxies (addresses or
+# CIDR networks); then X-Forwarded-For, read from the right (services.accounts.addresses).
+TRUSTED_PROXIES = env.string_list("TRUSTED_PROXIES", [])
+try:
+    TRUSTED_PROXY_NETWORKS = [ipaddress.ip_network(p, strict=False) for p in TRUSTED_PROXIES]
+except ValueError as _exc:
+    raise env.ConfigError(
+        "TRUSTED_PROXIES", f"expected addresses or CIDR networks: {_exc}"
+    ) from None
+# A set-password link works once, for PASSWORD_LINK_HOURS; SITE_URL is where it points.
+PASSWORD_RESET_TIMEOUT = 3600 * env.integer("PASSWORD_LINK_HOURS", 24, minimum=1)
+SITE_URL = env.string("SITE_URL", "http://127.0.0.1:8000")
 SESSION_COOKIE_AGE = env.integer("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # --- Security (check --deploy passes with DEBUG off) ---
-_secure = not DEBUG
+_secure = not DEBUG and not ALLOW_INSECURE_LOCAL
 SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", default=_secure and not TESTING)
 SECURE_REDIRECT_EXEMPT = [r"^healthz/", r"^metrics$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -260,11 +317,13 @@ STORAGES = {
     },
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG or TESTING
+        if DEBUG or TESTING or ALLOW_INSECURE_LOCAL
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG or TESTING
+# Whitenoise serves static files with DEBUG off too; a local run (and the tests) read
+# them from the source tree, a deployment from collectstatic's hashed copies.
+WHITENOISE_USE_FINDERS = DEBUG or TESTING or ALLOW_INSECURE_LOCAL
 
 # --- E-mail: console unless EMAIL_URL is set ---
 _email_url = env.optional("EMAIL_URL")
@@ -273,6 +332,28 @@ if _email_url:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "evrelease@localhost")
+
+# --- Content-Security-Policy (django-csp 4) on every response: no inline script or
+# style anywhere (templates load static files only; HTMX and Swagger UI are served
+# from here).  Only the Redoc page relaxes styles, in its view (services.urls).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "object-src": [csp.NONE],
+    }
+}
+
+# /api/docs/, /api/redoc/ and /api/schema/ need a signed-in person (the schema also
+# a machine client's key), unless API_DOCS_PUBLIC.
+API_DOCS_PUBLIC = env.boolean("API_DOCS_PUBLIC", default=False)
 
 # --- REST framework ---
 REST_FRAMEWORK = {
@@ -286,6 +367,11 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "services.api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "services.api.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -297,6 +383,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "QC results ingestion, evaluation and GMP batch release of EV lots.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema needs a signed-in person or a machine client, unless API_DOCS_PUBLIC.
+    "SERVE_PERMISSIONS": ["services.permissions.DocsAccess"],
     "SWAGGER_UI_DIST": "SIDECAR",  # assets served locally, no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -334,8 +422,14 @@ LOGGING = {
 # Row-level history of GMP models is a second net: its event tables are append-only too.
 PGHISTORY_APPEND_ONLY = True
 
+# /metrics needs METRICS_TOKEN (a bearer token); without one it answers 403, unless
+# METRICS_PUBLIC says the network already keeps it private (e.g. the ingress does not
+# route it).
 METRICS_TOKEN = env.optional("METRICS_TOKEN")
+METRICS_PUBLIC = env.boolean("METRICS_PUBLIC", default=False)
 
 # --- Domain settings ---
 IDEMPOTENCY_KEY_TTL = timedelta(days=env.integer("IDEMPOTENCY_KEY_TTL_DAYS", 30, minimum=1))
 RESULTS_PER_REQUEST_LIMIT = env.integer("RESULTS_PER_REQUEST_LIMIT", 5000, minimum=1)
+# A JSON body nested deeper than this is refused with 400 (services.http).
+API_MAX_JSON_DEPTH = env.integer("API_MAX_JSON_DEPTH", 32, minimum=4)

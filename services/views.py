@@ -1,4 +1,5 @@
-"""The web UI's platform page: the audit trail (the lot pages live in releases.ui).
+"""The web UI's platform pages: the audit trail (the lot pages live in releases.ui), and
+the CSP relaxation of the one page that needs it (Redoc).
 
 The same filters as ``GET /api/v1/audit-events/`` (``AuditEventFilter``): lot,
 person or machine client, action, object and time; kept in the URL, so a
@@ -8,9 +9,12 @@ Paged by sequence number (newest first), which stays fast on any trail length.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -121,3 +125,9 @@ def chain_run(request: HttpRequest, run_id: str) -> HttpResponse:
     }
     template = "audit/_chain.html" if request.htmx else "audit/chain.html"  # type: ignore[attr-defined]
     return render(request, template, context)
+
+
+def redoc(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Redoc injects its styles at run time and searches in a blob: worker; only its
+    page allows that (every other page keeps the strict policy)."""
+    return csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]})(view)

@@ -90,6 +90,17 @@ ERRORS = {
 CODE_IN_PATH = r"[^/]+"
 
 
+def specification_id(pk: str) -> int:
+    """The id in ``specifications/<id>/...``: anything but a whole number names nothing."""
+    if not pk.isascii() or not pk.isdigit() or len(pk) > 18:
+        raise NotFound(
+            f"specification {pk[:40]} does not exist",
+            code="specification_not_found",
+            field="specification",
+        )
+    return int(pk)
+
+
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
@@ -250,7 +261,7 @@ class SpecificationViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
         def work() -> Response:
             data = validated(SpecificationLineInputSerializer, request.data)
             line = specification_line_add(
-                specification_id=int(pk),
+                specification_id=specification_id(pk),
                 by=person(request),
                 test_code=data["test"],
                 criterion_type=data["criterion_type"],
@@ -277,9 +288,10 @@ class SpecificationViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
         # Not under `idempotent`: the password check must run outside any transaction
         # (a failed attempt is committed and counts toward the lockout); a repeated
         # approval is refused anyway (409, no longer a draft).
+        spec_id = specification_id(pk)
         data = validated(SignInputSerializer, request.data)
         spec = specification_approve(
-            specification_id=int(pk),
+            specification_id=spec_id,
             auth=AuthContext.from_request(request),
             password=data["password"],
             reason=data["reason"],
@@ -298,7 +310,7 @@ class SpecificationViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
         def work() -> Response:
             data = validated(ReasonInputSerializer, request.data)
             spec = specification_new_draft(
-                specification_id=int(pk), by=person(request), reason=data["reason"]
+                specification_id=specification_id(pk), by=person(request), reason=data["reason"]
             )
             return Response(SpecificationSerializer(spec).data, status=status.HTTP_201_CREATED)
 
@@ -315,7 +327,7 @@ class SpecificationViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
         def work() -> Response:
             data = validated(ReasonInputSerializer, request.data)
             spec = specification_withdraw(
-                specification_id=int(pk), by=person(request), reason=data["reason"]
+                specification_id=specification_id(pk), by=person(request), reason=data["reason"]
             )
             return Response(SpecificationSerializer(spec).data)
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 from django.db import connections
 
-from qc.evaluation import CompiledSpec, compile_spec, evaluate_lot
+from qc.evaluation import CompiledSpec, CriterionError, compile_spec, evaluate_lot
 from qc.models import Lot, Specification
 from qc.selectors import lots_with_current_verdict
 from qc.services.evaluation_inputs import inputs_for_lots, spec_lines_of
+from services.errors import Refused
 
 CHUNK = 1000
 
@@ -65,16 +66,41 @@ def _impact_in_child(lot_ids: Sequence[int]) -> list[LotImpact]:
     return _impact_of_chunk(_compiled_for_children, lot_ids)
 
 
+def _compiled(specification: Specification) -> CompiledSpec:
+    """The draft compiled, or a refusal naming why it cannot judge anything yet."""
+    lines = spec_lines_of(specification=specification)
+    if not lines:
+        raise Refused(
+            f"specification version {specification.version} has no lines yet: "
+            "add lines before previewing their impact",
+            code="specification_empty",
+        )
+    try:
+        return compile_spec(lines)
+    except CriterionError as exc:
+        raise Refused(
+            f"specification version {specification.version} cannot be evaluated: {exc.reason}",
+            code="specification_not_evaluable",
+        ) from exc
+
+
 def specification_impact(
     *, specification: Specification, processes: int = 1
 ) -> Iterator[LotImpact]:
     """Evaluate every lot of the product against ``specification``; yield each outcome.
 
+    The draft is compiled at once, so an empty or unusable one is refused (409,
+    ``specification_empty`` / ``specification_not_evaluable``) before anything runs.
     ``processes > 1`` forks worker processes: use it from a command, not from a
     threaded web server.
     """
+    return _impacts(specification, _compiled(specification), processes)
+
+
+def _impacts(
+    specification: Specification, compiled: CompiledSpec, processes: int
+) -> Iterator[LotImpact]:
     global _compiled_for_children
-    compiled = compile_spec(spec_lines_of(specification=specification))
     lot_ids = list(
         Lot.objects.filter(product_id=specification.product_id)
         .order_by("pk")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 
 from releases import selectors
@@ -19,6 +20,7 @@ from releases.downloads import certificate_download
 from releases.models import Certificate
 from releases.policy import ActionKey
 from releases.services.certificates import certificate_request_correction
+from services.api.errors import JsonErrors
 
 VERSION = OpenApiParameter("version", int, description="A version; default: the latest.")
 
@@ -32,26 +34,54 @@ def _version(request: Request) -> int | None:
     return int(value)
 
 
-class CertificateFileView(GenericAPIView):
+class PdfRenderer(BaseRenderer):
+    """Lets ``Accept: application/pdf`` through content negotiation; the view answers
+    the stored bytes itself (a ``FileResponse``), so nothing is rendered here."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):  # type: ignore[no-untyped-def]
+        return data
+
+
+class CertificateFileView(JsonErrors, GenericAPIView):
     """One file of a certificate, with its SHA-256 in ``X-Content-SHA256``."""
 
     permission_classes = [ReadersAndMachines]
     serializer_class = CertificateSerializer
     kind = "pdf"
 
-    @extend_schema(tags=["release"], parameters=[VERSION], responses={200: OpenApiTypes.BINARY})
     def get(self, request: Request, lot_number: str) -> Any:
         lot = selectors.lot_get(lot_number=lot_number)
         certificate = selectors.certificate_get(lot=lot, version=_version(request))
         return certificate_download(certificate, self.kind)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        tags=["release"],
+        parameters=[VERSION],
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY},
+    )
+)
 class CertificatePdfView(CertificateFileView):
     kind = "pdf"
+    renderer_classes = [PdfRenderer]  # refusals are JSON all the same (JsonErrors)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        tags=["release"],
+        parameters=[VERSION],
+        responses={(200, "application/json"): OpenApiTypes.OBJECT},
+    )
+)
 class CertificateJsonView(CertificateFileView):
     kind = "json"
+    renderer_classes = [JSONRenderer]
 
 
 @extend_schema(tags=["release"])

@@ -21,6 +21,7 @@ STATUS_OF_KIND = {
     ErrorKind.NOT_ALLOWED: 403,
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.CONFLICT: 409,
+    ErrorKind.THROTTLED: 429,
 }
 # The service's name of a field, where the form calls it otherwise.
 _FORM_FIELD = {"comment": "reason", "findings": "findings", "summary": "reason"}
@@ -62,6 +63,8 @@ def refusal_of(
             name = _FORM_FIELD.get(problem.field or "", problem.field)
             form.add_error(name if name in form.fields else None, problem.reason)
         return Refusal("Please correct the form", [], codes=codes), status
+    if exc.kind == ErrorKind.THROTTLED:
+        return Refusal("Too many failed attempts", [sentence(exc.headline)], codes=codes), status
     if exc.kind == ErrorKind.NOT_ALLOWED:
         return Refusal("Not allowed", [sentence(r) for r in exc.reasons], codes=codes), status
     return Refusal(exc.headline, exc.reasons, codes=codes), status

@@ -437,9 +437,14 @@ def lot_record(lot: Lot) -> LotRecord:
 
 
 def lockout_warning(user: User) -> str:
-    """How close the account is to the lockout (21 CFR 11.300(d)), after a refused password."""
+    """How close the account is to the lockout (21 CFR 11.300(d)), after a refused password.
+
+    The lock is per (user name, client address): the count is the one of the address
+    the refused attempt just came from (the attempt record it updated last)."""
+    latest = AccessAttempt.objects.filter(username=user.username).order_by("-attempt_time")
+    address = latest.values_list("ip_address", flat=True).first()
     failures = (
-        AccessAttempt.objects.filter(username=user.username).aggregate(
+        AccessAttempt.objects.filter(username=user.username, ip_address=address).aggregate(
             n=Sum("failures_since_start")
         )["n"]
         or 0
@@ -447,8 +452,9 @@ def lockout_warning(user: User) -> str:
     limit = int(settings.AXES_FAILURE_LIMIT)
     return (
         f"The password was wrong: nothing was signed. Failed attempt {failures} of {limit}: "
-        f"after {limit} failed sign-in or signature attempts the account is locked until an "
-        "administrator unlocks it (21 CFR 11.300(d)). Every attempt is in the audit trail."
+        f"after {limit} failed sign-in or signature attempts from this address the account is "
+        "locked until an administrator unlocks it (other addresses are not affected; "
+        "21 CFR 11.300(d)). Every attempt is in the audit trail."
     )
 
 

@@ -2,7 +2,8 @@
 
 Services never receive an ``HttpRequest``: what they need of it (the person or
 machine client, the request id that joins logs to the audit trail, the client
-address the lockout counts by) travels in an :class:`AuthContext`.  Management
+address the lockout counts by, resolved behind trusted proxies by
+``services.accounts.addresses``) travels in an :class:`AuthContext`.  Management
 commands and tests build one with :meth:`AuthContext.of`.
 """
 
@@ -11,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from services.accounts.addresses import LOCAL_ADDRESS, client_address
 from services.accounts.models import ApiClient, User
 from services.audit.actor import Actor
 from services.observability import current_request_id
 
-LOCAL_ADDRESS = "127.0.0.1"
+__all__ = ["LOCAL_ADDRESS", "AuthContext"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +32,10 @@ class AuthContext:
         principal = getattr(request, "user", None)
         if not isinstance(principal, (User, ApiClient)) or not principal.is_authenticated:
             principal = None
-        meta = getattr(request, "META", {})
         return cls(
             principal=principal,
             request_id=current_request_id(),
-            client_address=str(meta.get("REMOTE_ADDR") or LOCAL_ADDRESS),
+            client_address=client_address(request),
         )
 
     @classmethod

@@ -47,6 +47,7 @@ def demo_accounts_seed(*, password: str | None) -> list[tuple[User, bool]]:
                 last_name=account.last_name,
                 email=f"{account.username}@evrelease.invalid",
                 actor=actor,
+                reason="demo account (manage.py seed_demo)",
             )
         )
     return seeded

@@ -21,16 +21,18 @@ from django.db import OperationalError
 from django.http import Http404
 from rest_framework import status
 from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from services.errors import DomainError, ErrorKind, Problem
+from services.errors import DomainError, ErrorKind, Problem, TooManyAttempts
 
 STATUS_OF_KIND = {
     ErrorKind.INVALID: status.HTTP_400_BAD_REQUEST,
     ErrorKind.NOT_ALLOWED: status.HTTP_403_FORBIDDEN,
     ErrorKind.NOT_FOUND: status.HTTP_404_NOT_FOUND,
     ErrorKind.CONFLICT: status.HTTP_409_CONFLICT,
+    ErrorKind.THROTTLED: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 
@@ -111,7 +113,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         headline = exc.headline
         if exc.kind == ErrorKind.INVALID and request is not None and request.method != "GET":
             headline = f"{headline}; nothing was stored"
-        return Response(error_body(headline, exc.problems), status=STATUS_OF_KIND[exc.kind])
+        refusal = Response(error_body(headline, exc.problems), status=STATUS_OF_KIND[exc.kind])
+        if isinstance(exc, TooManyAttempts):
+            refusal["Retry-After"] = str(exc.retry_after)
+        return refusal
     if _deadlock(exc):
         # PostgreSQL broke a lock cycle with a concurrent evaluation of the same lot:
         # the transaction rolled back, nothing was recorded; the client may retry.
@@ -135,3 +140,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = "not_found"
     response.data = error_body(str(detail), [Problem(code, str(detail))])
     return response
+
+
+class JsonErrors:
+    """For a view answering something other than JSON (a PDF, the OpenAPI YAML): its
+    refusals are still JSON in the one shape, whatever renderer ``Accept`` chose."""
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(response, Response) and response.status_code >= 400:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]

@@ -3,6 +3,9 @@
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.views import SpectacularAPIView
+
+from services.api.errors import JsonErrors
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
@@ -73,3 +76,7 @@ def error_responses_hook(result: dict[str, Any], **kwargs: Any) -> dict[str, Any
                     response["content"] = {"application/json": {"schema": _ERROR_REF}}
                     response.setdefault("description", _DESCRIPTIONS.get(code, "Refused."))
     return result
+
+
+class SchemaView(JsonErrors, SpectacularAPIView):
+    """``/api/schema/``: refused (401) to anonymous visitors in the API's JSON error shape."""

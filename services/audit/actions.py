@@ -15,13 +15,23 @@ from django.db import models
 class AuditAction(models.TextChoices):
     # People and machine clients (who may sign, 21 CFR 11.10(d), 11.300).
     USER_CREATED = "user.created", "Account created"
+    # Written before each change had its own action (kept: stored history keeps its meaning).
     USER_UPDATED = "user.updated", "Account changed"
+    USER_ROLE_CHANGED = "user.role_changed", "Role changed"
+    USER_DETAILS_CHANGED = "user.details_changed", "Name or e-mail changed"
+    USER_DEACTIVATED = "user.deactivated", "Account deactivated"
+    USER_REACTIVATED = "user.reactivated", "Account reactivated"
+    USER_PASSWORD_RESET = "user.password_reset", "Password reset (set-password link issued)"
+    USER_PASSWORD_SET = "user.password_set", "Password set by its owner"
     USER_LOGIN = "user.login", "Signed in"
     USER_LOGOUT = "user.logout", "Signed out"
+    USER_SESSION_ENDED = "user.session_ended", "Session ended (account locked or deactivated)"
     USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"
     USER_SIGNATURE_FAILED = "user.signature_failed", "Signature attempt failed"
+    USER_LOCKED = "user.locked", "Account locked (for one client address)"
     USER_UNLOCKED = "user.unlocked", "Account unlocked"
     API_CLIENT_CREATED = "api_client.created", "Machine client created"
+    API_CLIENT_CHANGED = "api_client.changed", "Machine client changed"
     API_CLIENT_REVOKED = "api_client.revoked", "Machine client revoked"
     SIGNATURE_APPLIED = "signature.applied", "Electronic signature applied"
 

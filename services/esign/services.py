@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from services.accounts.context import AuthContext
 from services.accounts.models import User
+from services.accounts.throttle import login_throttle
 from services.audit.actions import AuditAction
 from services.audit.services import audit_record
 from services.errors import InvalidInput, NotAllowed
@@ -45,9 +46,11 @@ class SignatureCheck:
 
 
 def _auth_request(auth: AuthContext) -> HttpRequest:
-    """The request django-axes counts the attempt against: the signer's client address."""
+    """The request django-axes counts the attempt against: the signer's client address
+    (already resolved behind any trusted proxy, so it is carried as is)."""
     request = HttpRequest()
     request.META["REMOTE_ADDR"] = auth.client_address
+    request.evrelease_client_address = auth.client_address  # type: ignore[attr-defined]
     request.auth_purpose = "signature"  # type: ignore[attr-defined]
     return request
 
@@ -66,12 +69,15 @@ def signer_authenticate(*, auth: AuthContext, password: str) -> User:
         )
     if connection.in_atomic_block:
         raise RuntimeError("authenticate the signer before opening the signing transaction")
+    throttle = login_throttle(username=signer.username, client_address=auth.client_address)
+    if throttle is not None:
+        raise throttle.error()  # 429: no password checked, nothing counted
     attempt = _auth_request(auth)
     user = authenticate(attempt, username=signer.username, password=password)
     if getattr(attempt, "axes_locked_out", False):
         raise SignatureRefused(
-            "this account is locked after repeated failed attempts; an administrator must "
-            "unlock it",
+            "this account is locked for this client address after repeated failed "
+            "attempts; an administrator must unlock it",
             code="account_locked",
         )
     if user is None or user.pk != signer.pk:

@@ -15,8 +15,9 @@ from services.health.checks import broker_problem, database_problem
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus metrics; behind ``METRICS_TOKEN`` (a bearer token) when it is set,
-    since the ingress may route every path to the web pods."""
+    """Prometheus metrics, behind ``METRICS_TOKEN`` (a bearer token), since the ingress
+    may route every path to the web pods.  Without a token they are refused (403)
+    unless ``METRICS_PUBLIC`` says the network keeps them private."""
     token = settings.METRICS_TOKEN
     if token:
         offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -24,6 +25,12 @@ def metrics(request: HttpRequest) -> HttpResponse:
             return HttpResponse(
                 "metrics need the bearer token\n", status=401, content_type="text/plain"
             )
+    elif not settings.METRICS_PUBLIC:
+        return HttpResponse(
+            "metrics are off: set METRICS_TOKEN (or METRICS_PUBLIC=true)\n",
+            status=403,
+            content_type="text/plain",
+        )
     return ExportToDjangoView(request)
 
 

@@ -32,22 +32,28 @@ def test_login_with_the_right_password(analyst: Any, password: str) -> None:
 
 
 @pytest.mark.requirement("21CFR11.300d")
-def test_five_failed_logins_lock_the_account_and_each_is_audited(
+def test_five_failed_logins_from_one_address_lock_it_there_and_each_is_audited(
     analyst: Any, password: str
 ) -> None:
-    client = Client()
+    # The lock is per (user name, client address): tests/platform/test_lockout.py shows
+    # that other addresses are unaffected.
+    client = Client(REMOTE_ADDR="127.0.0.2")
     for _ in range(5):
         response = client.post("/accounts/login/", {"username": "analyst", "password": "nope"})
     assert response.status_code == 403
     response = client.post("/accounts/login/", {"username": "analyst", "password": password})
-    assert response.status_code == 403, "a locked account refuses even the right password"
+    assert response.status_code == 403, "a locked pair refuses even the right password"
     assert AuditEvent.objects.filter(action="user.login_failed", object_id="analyst").count() == 6
+    assert AuditEvent.objects.filter(action="user.locked").count() == 1
     call_command(
         "unlock_account", "analyst", reason="identity confirmed by phone", stdout=io.StringIO()
     )
     response = client.post("/accounts/login/", {"username": "analyst", "password": password})
     assert response.status_code == 302
-    assert AuditEvent.objects.filter(action="user.unlocked").exists()
+    unlocked = AuditEvent.objects.get(action="user.unlocked")
+    assert unlocked.reason == "identity confirmed by phone"
+    # Attempts refused while locked count too (they feed the slow-down of the user name).
+    assert unlocked.old_values["locks"] == [{"client_address": "127.0.0.2", "failures": 6}]
 
 
 @pytest.mark.requirement("21CFR11.10d")

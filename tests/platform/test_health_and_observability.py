@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.test import Client, override_settings
@@ -51,22 +53,57 @@ def test_request_id_is_echoed_and_generated() -> None:
     assert len(generated["X-Request-ID"]) == 32
 
 
-def test_prometheus_metrics_endpoint() -> None:
-    response = Client().get("/metrics")
+def test_prometheus_metrics_endpoint_when_declared_public() -> None:
+    with override_settings(METRICS_PUBLIC=True):
+        response = Client().get("/metrics")
     assert response.status_code == 200
     assert b"django_http_requests" in response.content
 
 
-def test_metrics_can_require_a_bearer_token() -> None:
+def test_metrics_are_off_without_a_token_in_production_settings() -> None:
+    response = Client().get("/metrics")
+    assert response.status_code == 403
+    assert b"METRICS_TOKEN" in response.content
+
+
+def test_metrics_require_the_bearer_token() -> None:
     with override_settings(METRICS_TOKEN="s3cret-token"):
         assert Client().get("/metrics").status_code == 401
+        wrong = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer guess")
         response = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token")
+    assert wrong.status_code == 401
     assert response.status_code == 200
 
 
-def test_openapi_schema_and_local_docs() -> None:
+def test_openapi_schema_and_local_docs_need_a_signed_in_person(auditor: Any) -> None:
+    anonymous = Client()
+    schema = anonymous.get("/api/schema/")
+    assert schema.status_code in {401, 403}
+    assert schema.json()["errors"][0]["code"] == "not_authenticated"
+    docs = anonymous.get("/api/docs/")
+    assert docs.status_code == 302 and docs["Location"].startswith("/accounts/login/")
+    assert anonymous.get("/api/redoc/").status_code == 302
+
     client = Client()
+    client.force_login(auditor)
     assert client.get("/api/schema/").status_code == 200
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
+    assert b"<style" not in docs.content and b"<script>" not in docs.content
+    script = client.get("/api/docs/?script=")  # the init script: a file, not inline
+    assert script.status_code == 200
+    assert script["Content-Type"].startswith("application/javascript")
+    redoc = client.get("/api/redoc/")
+    assert redoc.status_code == 200
+    assert b"googleapis" not in redoc.content
+
+
+def test_a_machine_client_may_read_the_schema(mes_api: Any) -> None:
+    assert mes_api.get("/api/schema/").status_code == 200
+
+
+def test_api_docs_can_be_declared_public() -> None:
+    with override_settings(API_DOCS_PUBLIC=True):
+        assert Client().get("/api/schema/").status_code == 200
+        assert Client().get("/api/docs/").status_code == 200

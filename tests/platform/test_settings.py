@@ -36,6 +36,8 @@ def _start(**overrides: str) -> subprocess.CompletedProcess[str]:
         ("SECRET_KEY", "short", "SECRET_KEY: must be at least 50 characters"),
         ("DATABASE_CONN_MAX_AGE", "ten", "DATABASE_CONN_MAX_AGE: expected a whole number"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT: expected one of json, console"),
+        ("TRUSTED_PROXIES", "10.0.0.0/33", "TRUSTED_PROXIES: expected addresses or CIDR"),
+        ("LOGIN_SLOWDOWN_AFTER", "-1", "LOGIN_SLOWDOWN_AFTER: must be at least 1"),
     ],
 )
 def test_malformed_variable_stops_start_up_naming_it(
@@ -44,6 +46,14 @@ def test_malformed_variable_stops_start_up_naming_it(
     result = _start(**{variable: value})
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_plain_http_is_only_for_the_loopback_interface() -> None:
+    local = _start(ALLOW_INSECURE_LOCAL="true", ALLOWED_HOSTS="127.0.0.1,localhost")
+    assert local.returncode == 0, local.stderr
+    exposed = _start(ALLOW_INSECURE_LOCAL="true", ALLOWED_HOSTS="evrelease.example.com")
+    assert exposed.returncode != 0
+    assert "ALLOW_INSECURE_LOCAL: serves plain http" in exposed.stderr
 
 
 def test_secret_can_come_from_a_file(tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import difflib
 import io
 from pathlib import Path
+from typing import Any
 
+import pytest
 from django.core.management import call_command
 
 SCHEMA = Path(__file__).resolve().parents[2] / "openapi.yaml"
@@ -33,9 +35,12 @@ def test_the_committed_openapi_schema_matches_the_code(tmp_path: Path) -> None:
         )
 
 
-def test_the_docs_are_served_with_local_assets() -> None:
+@pytest.mark.django_db
+def test_the_docs_are_served_with_local_assets(qa: Any) -> None:
     from django.test import Client
 
-    page = Client().get("/api/docs/")
+    client = Client()
+    client.force_login(qa)  # the docs need a signed-in person (unless API_DOCS_PUBLIC)
+    page = client.get("/api/docs/")
     assert page.status_code == 200
     assert "/static/drf_spectacular_sidecar/" in page.content.decode()

@@ -188,3 +188,32 @@ def test_a_real_documents_worker_issues_the_certificate_on_release(
     assert event.actor_name == "documents worker"
     assert event.new_values["pdf_sha256"] == certificate.pdf_sha256
     assert certificate.disposition.decision == Decision.RELEASED
+
+
+def test_the_certificate_files_answer_the_media_types_they_are_asked_for(
+    world: Any,
+    reviewer: Any,
+    qa: Any,
+    qp: Any,
+    password: str,
+    media_root: Path,
+    api_as: Any,
+) -> None:
+    release = _released(world, reviewer, qa, qp, password)
+    assert certificate_issue(disposition_id=release.pk) is not None
+    url = f"/api/v1/lots/{release.lot.lot_number}/certificate"
+    client = api_as(qa)
+    for accept in ("application/pdf", "*/*", "application/pdf, application/json;q=0.5"):
+        pdf = client.get(f"{url}.pdf", HTTP_ACCEPT=accept)
+        assert pdf.status_code == 200, (accept, pdf.status_code)
+        assert pdf["Content-Type"] == "application/pdf"
+        assert b"".join(pdf.streaming_content).startswith(b"%PDF")
+    for accept in ("application/json", "*/*"):
+        twin = client.get(f"{url}.json", HTTP_ACCEPT=accept)
+        assert twin.status_code == 200, (accept, twin.status_code)
+        assert twin["Content-Type"] == "application/json"
+    # A refusal is JSON in the one error shape, whatever was asked for.
+    missing = client.get(f"{url}.pdf?version=9", HTTP_ACCEPT="application/pdf")
+    assert missing.status_code == 404
+    assert missing["Content-Type"].startswith("application/json")
+    assert missing.json()["errors"][0]["code"] == "certificate_not_found"

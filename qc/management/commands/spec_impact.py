@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from qc.models import Specification
 from qc.services.impact import specification_impact
+from services.errors import DomainError
 
 
 class Command(BaseCommand):
@@ -48,7 +49,11 @@ class Command(BaseCommand):
             raise CommandError(f"{product} has no specification version {spec_version}")
         started = time.perf_counter()
         total = changed = 0
-        for impact in specification_impact(specification=specification, processes=processes):
+        try:
+            impacts = specification_impact(specification=specification, processes=processes)
+        except DomainError as exc:
+            raise CommandError(exc.headline) from exc
+        for impact in impacts:
             total += 1
             if impact.changes:
                 changed += 1

@@ -2,9 +2,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from services.accounts.models import ApiClient
 from services.accounts.services import api_client_revoke
 from services.audit.services import Actor
+from services.errors import DomainError
 
 
 class Command(BaseCommand):
@@ -17,6 +17,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, name: str, reason: str, **options: Any) -> None:
         try:
             api_client_revoke(name=name, reason=reason, actor=Actor.system("manage.py"))
-        except ApiClient.DoesNotExist:
-            raise CommandError(f"no active machine client named {name!r}") from None
+        except DomainError as exc:
+            raise CommandError(exc.headline) from exc
         self.stdout.write(f"Revoked machine client {name!r}.")
