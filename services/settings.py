@@ -286,6 +286,11 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "services.api.errors.exception_handler",
+    # One request media type for the whole API: JSON, numbers kept as written (ALCOA+
+    # original).  The web UI posts forms to Django views, never to DRF; a client
+    # generated from the schema then sees one body per operation, not three.
+    "DEFAULT_PARSER_CLASSES": ["services.api.parsers.ExactJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -301,9 +306,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "OAS_VERSION": "3.1.0",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "services.api.schema.error_responses_hook",
+        "services.api.schema.nullable_31_hook",
     ],
     # Several records have a "status"; name each enum after its record.
     "ENUM_NAME_OVERRIDES": {
