@@ -83,6 +83,8 @@ def _null_allowed(schema: dict[str, Any]) -> dict[str, Any]:
         return {**schema, "type": [kind, "null"]}
     if isinstance(kind, list):
         return {**schema, "type": [*kind, *(["null"] if "null" not in kind else [])]}
+    if not {"$ref", "allOf", "oneOf", "anyOf", "enum", "const"} & set(schema):
+        return schema  # no type: any value, null included (a oneOf would match it twice)
     # A reference or a composition: null is one more alternative.
     outer = ("readOnly", "writeOnly", "description")
     annotations = {key: schema.pop(key) for key in outer if key in schema}
@@ -95,6 +97,9 @@ def _walk(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     node = {key: _walk(value) for key, value in node.items()}
+    if any(alternative == {} for alternative in node.get("oneOf", [])):
+        # drf-spectacular's nullable JSONField, oneOf [{}, null]: null would match twice.
+        node.pop("oneOf")
     if node.get("nullable") is True:
         return _null_allowed(node)
     node.pop("nullable", None)
