@@ -168,14 +168,18 @@ def test_an_integrator_records_a_lot_and_reads_its_evaluation_with_the_generated
     # Values come back exactly as posted (the literal, not a float's rendering).
     assert [r.value for r in page.results] == [item["value"] for item in posted]
 
-    early = op("v1.v1_lots_evaluation_retrieve").sync_detailed(lot_number=lot_number, client=client)
+    early = op("evaluations.v1_lots_evaluation_retrieve").sync_detailed(
+        lot_number=lot_number, client=client
+    )
     assert early.status_code == 404
     assert isinstance(early.parsed, models.Error)
     assert early.parsed.errors[0].code == "not_evaluated"
 
     lot_evaluate(lot_id=Lot.objects.get(lot_number=lot_number).pk)  # the worker's job
 
-    evaluation = _call(op("v1.v1_lots_evaluation_retrieve"), lot_number=lot_number, client=client)
+    evaluation = _call(
+        op("evaluations.v1_lots_evaluation_retrieve"), lot_number=lot_number, client=client
+    )
     assert (evaluation.lot, evaluation.verdict.value) == (lot_number, "conforms")
     detail = _call(op("lots.v1_lots_retrieve"), lot_number=lot_number, client=client)
     assert detail.current_evaluation.id == evaluation.id
