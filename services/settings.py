@@ -284,7 +284,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "services.api.pagination.Pagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": ["services.api.filters.StrictFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "services.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "services.api.errors.exception_handler",
     # One request media type for the whole API: JSON, numbers kept as written (ALCOA+
     # original).  The web UI posts forms to Django views, never to DRF; a client

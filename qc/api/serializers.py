@@ -29,6 +29,7 @@ from qc.models import (
     TestMethod,
 )
 from qc.selectors import lot_current_evaluation
+from services.api.serializers import StrictSerializer
 
 _WIDE = Context(prec=80)
 
@@ -74,20 +75,6 @@ class PostedByField(serializers.Field):
         if user is not None:
             return {"type": "user", "name": f"{user.printed_name} ({user.username})"}
         return None
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know: a typo is an error, not a silent default."""
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        initial = getattr(self, "initial_data", None)
-        if isinstance(initial, dict):
-            unknown = sorted(set(initial) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["unknown field"] for name in unknown}, code="unknown_field"
-                )
-        return attrs
 
 
 # ---------------------------------------------------------------------------
@@ -423,6 +410,7 @@ class AssayRunSerializer(serializers.ModelSerializer):
 
 
 class RunControlInputSerializer(serializers.Serializer):
+    refuses_unknown_fields = True  # checked by the service (unknown_field)
     reference_material = serializers.CharField(help_text="Reference material code.")
     reference_lot = serializers.CharField(help_text="Lot of the reference material.")
     test = serializers.CharField(help_text="Test method code of the measured attribute.")
@@ -513,6 +501,8 @@ class ResultSerializer(serializers.ModelSerializer):
 class ResultItemInputSerializer(serializers.Serializer):
     """One posted result (documentation of the bulk body; validated by the service)."""
 
+    refuses_unknown_fields = True  # checked by the service (unknown_field)
+
     test = serializers.CharField(help_text="Test method code.")
     value = PostedValueField(
         help_text='As measured, as text: "2.10e11", "2.1 x10^11", "< 0.05", "not detected". '
@@ -537,6 +527,7 @@ class ResultItemInputSerializer(serializers.Serializer):
 
 
 class ResultsInputSerializer(serializers.Serializer):
+    refuses_unknown_fields = True  # checked by the service (unknown_field)
     results = ResultItemInputSerializer(many=True, help_text="Up to RESULTS_PER_REQUEST_LIMIT.")
 
 

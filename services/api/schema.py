@@ -3,6 +3,20 @@
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's, and a body that refuses unknown fields says so."""
+
+    def _map_serializer(
+        self, serializer: Any, direction: Any, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_serializer(serializer, direction, bypass_extensions)
+        strict = getattr(serializer, "refuses_unknown_fields", False)
+        if strict and direction == "request" and schema.get("type") == "object":
+            schema["additionalProperties"] = False
+        return schema
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
