@@ -186,3 +186,67 @@ def test_an_integrator_records_a_lot_and_reads_its_evaluation_with_the_generated
 
     unknown = op("lots.v1_lots_retrieve").sync_detailed(lot_number="NO-SUCH-LOT", client=client)
     assert unknown.status_code == 404 and isinstance(unknown.parsed, models.Error)
+
+
+def _signed_in(generated: ModuleType, base_url: str, username: str) -> Any:
+    """The generated client as a person's browser would be: session cookie and CSRF token."""
+    from django.conf import settings
+    from django.middleware.csrf import _get_new_csrf_string
+    from django.test import Client
+
+    from services.accounts.models import User
+
+    browser = Client()
+    browser.force_login(User.objects.get(username=username))
+    token = _get_new_csrf_string()
+    return generated.Client(
+        base_url=base_url,
+        cookies={
+            settings.SESSION_COOKIE_NAME: browser.cookies[settings.SESSION_COOKIE_NAME].value,
+            settings.CSRF_COOKIE_NAME: token,
+        },
+        headers={"X-CSRFToken": token},
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_people_release_the_lot_with_the_generated_client(
+    generated: ModuleType, demo_world: None, live_server: Any, password: str, monkeypatch: Any
+) -> None:
+    """Result review, audit-trail review, QA approval, QP release: four signatures."""
+    import qc.tasks
+    from qc.models import Lot
+    from qc.services.evaluation import lot_evaluate
+
+    monkeypatch.setattr(qc.tasks, "enqueue_lot_evaluation", lambda lot_id: None)
+    lot = Lot.objects.get(lot_number="EVX-24-001")  # the demo's conforming lot
+    lot_evaluate(lot_id=lot.pk)
+    models = importlib.import_module(f"{PACKAGE}.models")
+
+    def sign(username: str, action: str, reason: str) -> Any:
+        module = importlib.import_module(f"{PACKAGE}.api.release.v1_lots_{action}_create")
+        return _call(
+            module,
+            lot_number=lot.lot_number,
+            client=_signed_in(generated, live_server.url, username),
+            body=models.SignedInputRequest(password=password, reason=reason),
+        )
+
+    qa = _signed_in(generated, live_server.url, "qa")
+    checklist = importlib.import_module(f"{PACKAGE}.api.release.v1_lots_release_checklist_retrieve")
+    assert _call(checklist, lot_number=lot.lot_number, client=qa) is not None
+
+    sign("reviewer", "result_review", "raw data checked")
+    sign("qa", "audit_trail_review", "no unexplained changes")
+    approved = sign("qa", "approve", "batch record reviewed")
+    released = sign("qp", "release", "certified (EU GMP Annex 16)")
+    assert (approved.decision.value, released.decision.value) == ("approved", "released")
+    assert released.status_after == "released"
+
+    refused = importlib.import_module(f"{PACKAGE}.api.release.v1_lots_approve_create")
+    again = refused.sync_detailed(
+        lot_number=lot.lot_number,
+        client=qa,
+        body=models.SignedInputRequest(password=password, reason="once more"),
+    )
+    assert again.status_code == 409 and isinstance(again.parsed, models.Error)
