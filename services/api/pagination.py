@@ -1,4 +1,4 @@
-"""Pagination of the read endpoints; a malformed ``page_size`` or ``page`` is a 400.
+"""Pagination of the read endpoints; a malformed ``page_size``, ``page`` or ``cursor`` is a 400.
 
 DRF falls back to the default page size when ``page_size`` is not a positive whole
 number (``page_size=false`` answered 100 results as if nothing were wrong): here it
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 
 
@@ -51,3 +51,11 @@ class SequencePagination(StrictPageSize, CursorPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def decode_cursor(self, request: Any) -> Any:
+        try:
+            return super().decode_cursor(request)
+        except NotFound as exc:  # DRF: 404 "Invalid cursor", on a path that names no record
+            raise ValidationError(
+                {self.cursor_query_param: ["is not a cursor of this list (use next/previous)"]}
+            ) from exc

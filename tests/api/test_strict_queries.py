@@ -25,6 +25,7 @@ def _refused(response: Any, parameter: str) -> None:
         ("/api/v1/lots/?page_size=0", "page_size"),
         ("/api/v1/lots/?page=abc", "page"),
         ("/api/v1/results/?page_size=-3", "page_size"),
+        ("/api/v1/results/?cursor=not-a-cursor", "cursor"),
         ("/api/v1/results/?received_after=", "received_after"),
         ("/api/v1/results/?received_after=yesterday", "received_after"),
         ("/api/v1/results/?current=maybe", "current"),
