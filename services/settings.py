@@ -364,14 +364,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "services.api.pagination.Pagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["services.api.filters.StrictFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "services.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "services.api.errors.exception_handler",
-    "DEFAULT_PARSER_CLASSES": [
-        "services.api.parsers.StrictJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # One request media type for the whole API: JSON, numbers kept as written (ALCOA+
+    # original).  The web UI posts forms to Django views, never to DRF; a client
+    # generated from the schema then sees one body per operation, not three.
+    "DEFAULT_PARSER_CLASSES": ["services.api.parsers.ExactJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -389,9 +389,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "OAS_VERSION": "3.1.0",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "services.api.schema.error_responses_hook",
+        "services.api.schema.nullable_31_hook",
     ],
     # Several records have a "status"; name each enum after its record.
     "ENUM_NAME_OVERRIDES": {

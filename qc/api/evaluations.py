@@ -95,6 +95,7 @@ def _lot(lot_number: str) -> Lot:
     return lot
 
 
+@extend_schema(tags=["evaluations"])
 class LotEvaluationView(GenericAPIView):
     serializer_class = EvaluationSerializer
 
@@ -108,6 +109,7 @@ class LotEvaluationView(GenericAPIView):
         return Response(self.get_serializer(current.evaluation).data)
 
 
+@extend_schema(tags=["evaluations"])
 class LotEvaluationHistoryView(ListAPIView):
     serializer_class = EvaluationSerializer
 
@@ -133,6 +135,7 @@ class SpecificationImpactSerializer(serializers.Serializer):
     changes = ImpactRowSerializer(many=True)
 
 
+@extend_schema(tags=["evaluations"])
 class SpecificationImpactView(GenericAPIView):
     """QA: which lots would change verdict under this specification version (nothing stored)."""
 

@@ -29,6 +29,7 @@ from qc.models import (
     TestMethod,
 )
 from qc.selectors import lot_current_evaluation
+from services.api.serializers import StrictSerializer
 
 _WIDE = Context(prec=80)
 
@@ -74,20 +75,6 @@ class PostedByField(serializers.Field):
         if user is not None:
             return {"type": "user", "name": f"{user.printed_name} ({user.username})"}
         return None
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know: a typo is an error, not a silent default."""
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        initial = getattr(self, "initial_data", None)
-        if isinstance(initial, dict):
-            unknown = sorted(set(initial) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["unknown field"] for name in unknown}, code="unknown_field"
-                )
-        return attrs
 
 
 # ---------------------------------------------------------------------------
@@ -220,7 +207,12 @@ class SpecificationSerializer(serializers.ModelSerializer):
 
 
 class SpecificationDraftInputSerializer(StrictSerializer):
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    title = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="The version's title; with copy_from, the source's title when left out.",
+    )
     reason = serializers.CharField(help_text="Why this version is written (EU GMP Annex 11 §9).")
     copy_from = serializers.IntegerField(
         required=False,
@@ -340,9 +332,21 @@ class LotCreateSerializer(StrictSerializer):
 # ---------------------------------------------------------------------------
 
 
-@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}]})
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": 'A measured value as text, e.g. "2.10e11", "< 0.05", '
+        '"not detected": the literal is the original record (ALCOA+) and is kept '
+        "character for character. A JSON number is accepted too, but a client's JSON "
+        "encoder may rewrite it (2.10e11 becomes 210000000000.0) before it is sent.",
+    }
+)
 class PostedValueField(serializers.Field):
-    """A value as posted: a JSON number or a text ("< 0.05", "2.1 x10^11")."""
+    """A value as posted: a text ("2.10e11", "< 0.05", "2.1 x10^11") or a JSON number.
+
+    Declared as a string: a decimal sent as text reaches the record as written, a
+    number only as the client's encoder wrote it.
+    """
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, bool) or not isinstance(data, (str, int, float)):
@@ -406,11 +410,17 @@ class AssayRunSerializer(serializers.ModelSerializer):
 
 
 class RunControlInputSerializer(serializers.Serializer):
+    refuses_unknown_fields = True  # checked by the service (unknown_field)
     reference_material = serializers.CharField(help_text="Reference material code.")
     reference_lot = serializers.CharField(help_text="Lot of the reference material.")
     test = serializers.CharField(help_text="Test method code of the measured attribute.")
     value = PostedValueField()
     unit = serializers.CharField()
+
+
+@extend_schema_field(RunControlInputSerializer(many=True))
+class ControlsField(serializers.ListField):
+    """The run's controls: each item validated (by index) by the service."""
 
 
 class AssayRunCreateSerializer(StrictSerializer):
@@ -420,7 +430,7 @@ class AssayRunCreateSerializer(StrictSerializer):
     analyst = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     started_at = DateTimeTextField()
     ended_at = DateTimeTextField(required=False, allow_null=True, default=None)
-    controls = serializers.ListField(
+    controls = ControlsField(
         child=serializers.JSONField(),
         required=False,
         default=list,
@@ -491,10 +501,13 @@ class ResultSerializer(serializers.ModelSerializer):
 class ResultItemInputSerializer(serializers.Serializer):
     """One posted result (documentation of the bulk body; validated by the service)."""
 
+    refuses_unknown_fields = True  # checked by the service (unknown_field)
+
     test = serializers.CharField(help_text="Test method code.")
     value = PostedValueField(
-        help_text='As measured: 2.1e11, "2.1 x10^11", "< 0.05", "not detected". '
-        "Kept verbatim; numbers keep their literal text."
+        help_text='As measured, as text: "2.10e11", "2.1 x10^11", "< 0.05", "not detected". '
+        "Kept verbatim (ALCOA+ original); send decimals as strings so that no JSON "
+        "encoder rewrites them."
     )
     unit = serializers.CharField(
         required=False, help_text="Required for numeric tests; converted to the test's unit."
@@ -514,6 +527,7 @@ class ResultItemInputSerializer(serializers.Serializer):
 
 
 class ResultsInputSerializer(serializers.Serializer):
+    refuses_unknown_fields = True  # checked by the service (unknown_field)
     results = ResultItemInputSerializer(many=True, help_text="Up to RESULTS_PER_REQUEST_LIMIT.")
 
 

@@ -193,14 +193,17 @@ class ProductViewSet(QcViewMixin, viewsets.ReadOnlyModelViewSet):
                         "copy_from", "no such version of this product", code="unknown_version"
                     )
                 spec = specification_new_draft(
-                    specification_id=source.pk, by=person(request), reason=data["reason"]
+                    specification_id=source.pk,
+                    by=person(request),
+                    reason=data["reason"],
+                    title=data.get("title"),
                 )
             else:
                 spec = specification_create_draft(
                     product_code=product.code,
                     by=person(request),
                     reason=data["reason"],
-                    title=data["title"],
+                    title=data.get("title", ""),
                 )
             return Response(SpecificationSerializer(spec).data, status=status.HTTP_201_CREATED)
 

@@ -94,8 +94,13 @@ def specification_create_draft(
 
 
 @transaction.atomic
-def specification_new_draft(*, specification_id: int, by: User, reason: str) -> Specification:
-    """A new draft version copying the lines of ``specification_id`` (to edit a frozen one)."""
+def specification_new_draft(
+    *, specification_id: int, by: User, reason: str, title: str | None = None
+) -> Specification:
+    """A new draft version copying the lines of ``specification_id`` (to edit a frozen one).
+
+    ``title``: the new version's; ``None`` keeps the source's.
+    """
     _require_person(by, hooks.SPECIFICATION_AUTHOR)
     reason = _reason(reason)
     source = Specification.objects.select_related("product").filter(pk=specification_id).first()
@@ -104,7 +109,7 @@ def specification_new_draft(*, specification_id: int, by: User, reason: str) -> 
     spec = Specification.objects.create(
         product=source.product,
         version=_next_version(source.product),
-        title=source.title,
+        title=source.title if title is None else title,
         change_reason=reason,
         based_on=source,
         created_by=by,

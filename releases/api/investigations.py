@@ -11,6 +11,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -41,6 +42,7 @@ from releases.services.oos import (
     investigation_record_phase_two,
 )
 from services.accounts.context import AuthContext
+from services.api.filters import EMPTY_REASON, query_bool, query_choice
 
 
 @extend_schema(
@@ -61,11 +63,13 @@ class InvestigationListView(ListAPIView):
 
     def get_queryset(self) -> Any:
         params = self.request.query_params
+        if "lot" in params and not params["lot"]:
+            raise ValidationError({"lot": [EMPTY_REASON]})
         return selectors.investigations_list(
             lot=params.get("lot", ""),
-            kind=params.get("kind", ""),
-            phase=params.get("phase", ""),
-            open_only=params.get("open", "").lower() in {"1", "true", "yes"},
+            kind=query_choice(params, "kind", InvestigationKind.values),
+            phase=query_choice(params, "phase", InvestigationPhase.values),
+            open_only=bool(query_bool(params, "open")),
         )
 
     def get_permissions(self) -> Any:

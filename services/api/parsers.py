@@ -64,18 +64,3 @@ class ExactJSONParser(JSONParser):
             raise ParseError(f"JSON parse error - {exc}") from exc
         except RecursionError as exc:  # services.http refuses deep bodies first
             raise ParseError("JSON parse error - nested too deeply") from exc
-
-
-class StrictJSONParser(JSONParser):
-    """DRF's JSON parser, answering 400 (not 500) to a body nested too deeply to parse."""
-
-    def parse(
-        self,
-        stream: IO[Any] | None,
-        media_type: str | None = None,
-        parser_context: Mapping[str, Any] | None = None,
-    ) -> Any:
-        try:
-            return super().parse(stream, media_type, parser_context)  # type: ignore[arg-type]
-        except RecursionError as exc:  # services.http refuses deep bodies first
-            raise ParseError("JSON parse error - nested too deeply") from exc

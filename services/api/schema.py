@@ -3,9 +3,23 @@
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.views import SpectacularAPIView
 
 from services.api.errors import JsonErrors
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's, and a body that refuses unknown fields says so."""
+
+    def _map_serializer(
+        self, serializer: Any, direction: Any, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_serializer(serializer, direction, bypass_extensions)
+        strict = getattr(serializer, "refuses_unknown_fields", False)
+        if strict and direction == "request" and schema.get("type") == "object":
+            schema["additionalProperties"] = False
+        return schema
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
@@ -36,8 +50,8 @@ ERROR_SCHEMA: dict[str, Any] = {
                 "properties": {
                     "code": {"type": "string"},
                     "reason": {"type": "string"},
-                    "field": {"type": "string", "nullable": True},
-                    "index": {"type": "integer", "nullable": True},
+                    "field": {"type": ["string", "null"]},
+                    "index": {"type": ["integer", "null"]},
                 },
                 "required": ["code", "reason", "field", "index"],
             },
@@ -80,3 +94,50 @@ def error_responses_hook(result: dict[str, Any], **kwargs: Any) -> dict[str, Any
 
 class SchemaView(JsonErrors, SpectacularAPIView):
     """``/api/schema/``: refused (401) to anonymous visitors in the API's JSON error shape."""
+
+
+def _null_allowed(schema: dict[str, Any]) -> dict[str, Any]:
+    """One OpenAPI 3.0 ``nullable`` schema in its OpenAPI 3.1 (JSON Schema) spelling."""
+    schema = {key: value for key, value in schema.items() if key != "nullable"}
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {**schema, "type": [kind, "null"]}
+    if isinstance(kind, list):
+        return {**schema, "type": [*kind, *(["null"] if "null" not in kind else [])]}
+    if not {"$ref", "allOf", "oneOf", "anyOf", "enum", "const"} & set(schema):
+        return schema  # no type: any value, null included (a oneOf would match it twice)
+    # A reference or a composition: null is one more alternative.
+    outer = ("readOnly", "writeOnly", "description")
+    annotations = {key: schema.pop(key) for key in outer if key in schema}
+    return {"oneOf": [schema, {"type": "null"}], **annotations}
+
+
+def _walk(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_walk(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _walk(value) for key, value in node.items()}
+    if any(alternative == {} for alternative in node.get("oneOf", [])):
+        # drf-spectacular's nullable JSONField, oneOf [{}, null]: null would match twice.
+        node.pop("oneOf")
+    if node.get("nullable") is True:
+        return _null_allowed(node)
+    node.pop("nullable", None)
+    return node
+
+
+def nullable_31_hook(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Spell every ``nullable`` as OpenAPI 3.1 does (drf-spectacular hook, runs last).
+
+    The schema is OpenAPI 3.1.0 (``SPECTACULAR_SETTINGS["OAS_VERSION"]``): a nullable
+    reference is ``oneOf: [$ref, {type: 'null'}]``, which strict validators and
+    generated clients read alike (3.0's ``allOf`` + ``nullable`` without a ``type``
+    does not admit null under 3.0.3's rules).  DRF's pagination schemas and
+    hand-written field schemas still say ``nullable: true``: this rewrites them.
+    """
+    if not str(result.get("openapi", "")).startswith("3.1"):
+        return result
+    result["components"] = _walk(result.get("components", {}))
+    result["paths"] = _walk(result.get("paths", {}))
+    return result

@@ -10,6 +10,9 @@ from rest_framework import serializers
 class StrictSerializer(serializers.Serializer):
     """Refuses fields it does not know: a typo is an error, not a silent default."""
 
+    # The schema says so: additionalProperties false (services.api.schema.AutoSchema).
+    refuses_unknown_fields = True
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         initial = getattr(self, "initial_data", None)
         if isinstance(initial, dict):

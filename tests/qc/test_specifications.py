@@ -117,6 +117,9 @@ def test_an_edit_of_an_effective_version_is_a_new_draft_copying_its_lines(
     assert [(x["name"], x["criterion_type"], x["params"]) for x in copy["lines"]] == original
     also = draft(qa_api, copy_from=world.spec.pk)
     assert also["version"] == 3 and len(also["lines"]) == len(original)
+    # The title sent is kept, with copy_from too; left out, the copy keeps the source's.
+    assert also["title"] == "v2: tighter concentration"
+    assert copy["title"] == world.spec.title
 
 
 @pytest.mark.parametrize(
