@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitV
 
 from services import http, views
 from services.accounts import views as accounts
-from services.api.schema import SchemaView
+from services.api.schema_views import SchemaView
 from services.health import views as health
 
 admin.site.site_header = "evrelease administration"

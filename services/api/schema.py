@@ -4,9 +4,6 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.views import SpectacularAPIView
-
-from services.api.errors import JsonErrors
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -90,10 +87,6 @@ def error_responses_hook(result: dict[str, Any], **kwargs: Any) -> dict[str, Any
                     response["content"] = {"application/json": {"schema": _ERROR_REF}}
                     response.setdefault("description", _DESCRIPTIONS.get(code, "Refused."))
     return result
-
-
-class SchemaView(JsonErrors, SpectacularAPIView):
-    """``/api/schema/``: refused (401) to anonymous visitors in the API's JSON error shape."""
 
 
 def _null_allowed(schema: dict[str, Any]) -> dict[str, Any]:
