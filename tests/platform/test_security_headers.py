@@ -18,11 +18,17 @@ from services.accounts.models import User
 BASE_DIR = Path(__file__).resolve().parents[2]
 TEMPLATE_DIRS = [BASE_DIR / "services" / "templates", BASE_DIR / "releases" / "templates"]
 # Rendered to PDF by WeasyPrint, never served as a page.
-NOT_PAGES = {"releases/documents/certificate.html"}
+NOT_PAGES = {
+    "releases/documents/certificate.html",
+    "exports/table.html",
+    "exports/audit.html",
+}
 # Named routes that are not pages: POST-only commands and file downloads.
 NOT_HTML = {"lot-action", "investigation-action", "notification-read", "notification-read-all"}
 NOT_HTML |= {"lot-certificate", "logout", "password-set", "admin-login", "health-live"}
-NOT_HTML |= {"health-ready", "prometheus-metrics", "schema"}
+NOT_HTML |= {"health-ready", "prometheus-metrics", "schema", "audit-chain-verify"}
+# A verification run's page needs a run id; it extends the same base as /audit/.
+NOT_HTML |= {"audit-chain-run"}
 
 
 def policy(response: Any) -> dict[str, list[str]]:
@@ -77,6 +83,7 @@ def test_every_html_page_carries_a_strict_content_security_policy(evaluated_demo
         "investigation-list": (qa, reverse("investigation-list")),
         "notification-list": (qa, reverse("notification-list")),
         "audit-trail": (auditor, reverse("audit-trail")),
+        "release-history": (auditor, reverse("release-history")),
         "login": (Client(), reverse("login")),
         "api-docs": (qa, reverse("api-docs")),
     }
