@@ -22,6 +22,7 @@ NOT_PAGES = {
     "releases/documents/certificate.html",
     "exports/table.html",
     "exports/audit.html",
+    "exports/_document.html",
 }
 # Named routes that are not pages: POST-only commands and file downloads.
 NOT_HTML = {"lot-action", "investigation-action", "notification-read", "notification-read-all"}
