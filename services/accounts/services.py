@@ -165,14 +165,13 @@ def user_change_details(
         return user
     user.first_name, user.last_name, user.email = first_name, last_name, email
     user.save(update_fields=["first_name", "last_name", "email"])
-    changed = [key for key in new if old[key] != new[key]]
-    audit_record(
+    _audit_changed(
         actor=actor,
         action=AuditAction.USER_DETAILS_CHANGED,
         object_type="user",
         object_id=user.pk,
-        old_values={key: old[key] for key in changed},
-        new_values={key: new[key] for key in changed},
+        old=old,
+        new=new,
         reason=reason,
     )
     return user
@@ -466,14 +465,13 @@ def api_client_change(
     if old == new:
         return client
     client.save(update_fields=["name", "description", "expiry_date"])
-    changed = [key for key in new if old[key] != new[key]]
-    audit_record(
+    _audit_changed(
         actor=actor,
         action=AuditAction.API_CLIENT_CHANGED,
         object_type="api_client",
         object_id=client.pk,
-        old_values={key: old[key] for key in changed},
-        new_values={key: new[key] for key in changed},
+        old=old,
+        new=new,
         reason=reason,
     )
     return client
@@ -498,3 +496,26 @@ def api_client_revoke(
         reason=reason,
     )
     return client
+
+
+def _audit_changed(
+    *,
+    actor: Actor,
+    action: AuditAction,
+    object_type: str,
+    object_id: object,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    reason: str,
+) -> None:
+    """Audit only the fields that changed, old beside new (21 CFR 11.10(e))."""
+    changed = [key for key in new if old[key] != new[key]]
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        old_values={key: old[key] for key in changed},
+        new_values={key: new[key] for key in changed},
+        reason=reason,
+    )
