@@ -362,7 +362,7 @@ def trend_points(*, product: Product, test: TestMethod) -> list[TrendPoint]:
             if stored.get("test_code") != test.code:
                 continue
             line = EvaluationLine.from_stored(stored)
-            shown = next((s for s in line.shown_values if s.value is not None), None)
+            shown = _reportable(line)
             if line.verdict in _NOT_JUDGED or shown is None:
                 continue
             used = [int(i) for i in line.used_result_ids]
@@ -379,6 +379,17 @@ def trend_points(*, product: Product, test: TestMethod) -> list[TrendPoint]:
             )
             break
     return sorted(points, key=lambda p: (p.manufactured_on, p.lot_number))
+
+
+def _reportable(line: EvaluationLine) -> ShownLineValue | None:
+    """The value a lot reports for the line: the mean where the line reports one
+    (replicates), else its single value, else the mean of the values it judged."""
+    numeric = [s for s in line.shown_values if s.value is not None]
+    mean = next((s for s in numeric if s.label.startswith("mean")), None)
+    if mean is not None or len(numeric) <= 1:
+        return mean or (numeric[0] if numeric else None)
+    average = sum((Decimal(str(s.value)) for s in numeric), Decimal(0)) / len(numeric)
+    return ShownLineValue("mean", str(average), f"mean of {len(numeric)}: {average:.4g}")
 
 
 def control_baseline_current(*, product: Product, test: TestMethod) -> ControlBaseline | None:
