@@ -23,7 +23,6 @@ from releases.models import Investigation, InvestigationKind, Notification, Noti
 from services.accounts.context import AuthContext
 from services.accounts.models import ApiClient, User
 from services.audit.models import AuditEvent
-from tests.qc.pipeline.conftest import demo_with_history  # noqa: F401 - the fixture
 from tests.refusals import refused_with
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -53,9 +52,12 @@ def test_the_demo_signs_limits_from_its_baseline_lots_and_freezes_them(
     assert all(lot in signature.statement for lot in BASELINE_LOTS)
     assert AuditEvent.objects.filter(action="control_baseline.signed").count() == 1
     # Append-only: PostgreSQL refuses to move the limits, even through raw SQL.
-    with pytest.raises((InternalError, IntegrityError)), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE qc_controlbaseline SET centre = 0")
+    with (
+        pytest.raises((InternalError, IntegrityError)),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE qc_controlbaseline SET centre = 0")
 
 
 def test_a_point_beyond_three_sigma_opens_one_out_of_trend_notice(
