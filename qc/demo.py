@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from django.db import transaction
 from django.utils import timezone
 
+from qc.demo_history import seed_history
 from qc.models import (
     Instrument,
     Lot,
@@ -251,7 +252,9 @@ DRAFT_ENDOTOXIN_ALERT = {"max": "0.06"}
 DRAFT_REASON = "demo: proposed tighter endotoxin limit (≤ 0.10 EU/mL), to preview before approval"
 
 
-def seed_demo(*, stdout: TextIO, password: str) -> None:
+def seed_demo(*, stdout: TextIO, password: str, history: bool = True) -> None:
+    """The demo; ``history=False`` leaves out the control chart's 23 history lots
+    (``qc.demo_history``), for tests that only need the four lots' stories."""
     qa = User.objects.filter(username="qa").first()
     admin = User.objects.filter(username="admin").first()
     if qa is None or admin is None:
@@ -265,6 +268,8 @@ def seed_demo(*, stdout: TextIO, password: str) -> None:
     if not has_spec and not _specification(qa, password, stdout):
         return
     client = _demo_client()
+    if history:  # first, so the four demo lots stay the newest on every list
+        seed_history(client=client, qa=qa, password=password, stdout=stdout)
     posted = set()
     for index, demo in enumerate(DEMO_LOTS):
         if Lot.objects.filter(lot_number=demo.lot_number).exists():

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:  # the events name them; importing the hooks needs no models
     from qc.evaluation import LotEvaluation
-    from qc.models import Evaluation, Lot
+    from qc.models import ControlBaseline, Evaluation, Lot
     from services.audit.actor import Actor
 
 EventT = TypeVar("EventT")
@@ -81,8 +81,17 @@ class EvaluationRecorded:
     outcome: LotEvaluation
 
 
+@dataclass(frozen=True, slots=True)
+class ControlBaselineSigned:
+    """QA signed new control limits (inside the signing transaction): lots already on
+    the chart after the baseline are judged against them now."""
+
+    baseline: ControlBaseline
+
+
 results_recorded: Hook[ResultsRecorded] = Hook("results_recorded")
 evaluation_recorded: Hook[EvaluationRecorded] = Hook("evaluation_recorded")
+control_baseline_signed: Hook[ControlBaselineSigned] = Hook("control_baseline_signed")
 
 
 # --- who may take QC's person-facing actions: asked, never decided, here ------------
@@ -92,6 +101,7 @@ evaluation_recorded: Hook[EvaluationRecorded] = Hook("evaluation_recorded")
 SPECIFICATION_AUTHOR = "specification-author"
 SPECIFICATION_APPROVE = "specification-approve"
 SPECIFICATION_REBIND = "specification-rebind"
+CONTROL_BASELINE = "control-baseline"
 
 
 class PersonPolicy:
@@ -105,14 +115,23 @@ class PersonPolicy:
     def __init__(self) -> None:
         self._require: Callable[[str, object], object] | None = None
         self._roles: Callable[[str], tuple[str, ...]] | None = None
+        self._signing: Callable[..., tuple[str, str]] | None = None
 
     def install(
         self,
         *,
         require: Callable[[str, object], object],
         roles: Callable[[str], tuple[str, ...]],
+        signing: Callable[..., tuple[str, str]] | None = None,
     ) -> None:
-        self._require, self._roles = require, roles
+        self._require, self._roles, self._signing = require, roles, signing
+
+    def signing(self, key: str, **words: str) -> tuple[str, str]:
+        """(meaning, statement) of the signature ``key`` asks for, the statement filled
+        with ``words`` (21 CFR 11.50: the signer confirms these words, stored with it)."""
+        if self._signing is None:
+            raise RuntimeError("no release policy installed (is 'releases' an installed app?)")
+        return self._signing(key, **words)
 
     def require_person(self, key: str, principal: object) -> object:
         """The acting person, if they may take ``key``; else the policy's NotAllowed."""

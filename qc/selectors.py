@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -11,15 +13,26 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from qc.evaluation import LineVerdict, LotVerdict
+from qc.evaluation.control import (
+    ControlLimits,
+    Rule,
+    Violation,
+    moving_range_violations,
+    moving_ranges,
+    rule_violations,
+)
 from qc.models import (
     AssayRun,
+    ControlBaseline,
     Evaluation,
     Instrument,
     Lot,
     Product,
     ReferenceMaterial,
     Result,
+    ResultKind,
     Specification,
+    SpecificationLine,
     SpecificationStatus,
     TestMethod,
 )
@@ -307,3 +320,231 @@ def specification_effective(*, product: Product) -> Specification | None:
     return (
         specification_list().filter(product=product, status=SpecificationStatus.EFFECTIVE).first()
     )
+
+
+# ---------------------------------------------------------------------------
+# Trends (continued process verification): a product's lots for one test, the
+# signed control limits, and the Nelson rules judged against them
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """One lot's reportable value of a test, as its current evaluation judged it."""
+
+    lot_number: str
+    manufactured_on: date
+    value: Decimal
+    text: str
+    verdict: LineVerdict
+    line_name: str
+    result_id: int | None  # the newest result the line used (a notice cites it)
+
+
+_NOT_JUDGED = (LineVerdict.INVALID, LineVerdict.MISSING)
+
+
+def trend_points(*, product: Product, test: TestMethod) -> list[TrendPoint]:
+    """Every lot of ``product`` whose current evaluation judged a number for ``test``,
+    in manufacture order (lots with invalid or missing data are not points).
+
+    One query: each lot's newest evaluation (PostgreSQL ``DISTINCT ON``).
+    """
+    rows = (
+        Evaluation.objects.filter(lot__product=product)
+        .order_by("lot_id", "-id")
+        .distinct("lot_id")
+        .values_list("lot__lot_number", "lot__manufactured_on", "lines")
+    )
+    points = []
+    for lot_number, manufactured_on, lines in rows:
+        for stored in lines or ():
+            if stored.get("test_code") != test.code:
+                continue
+            line = EvaluationLine.from_stored(stored)
+            shown = _reportable(line)
+            if line.verdict in _NOT_JUDGED or shown is None:
+                continue
+            used = [int(i) for i in line.used_result_ids]
+            points.append(
+                TrendPoint(
+                    lot_number=lot_number,
+                    manufactured_on=manufactured_on,
+                    value=Decimal(str(shown.value)),
+                    text=shown.text,
+                    verdict=line.verdict,
+                    line_name=line.name,
+                    result_id=max(used) if used else None,
+                )
+            )
+            break
+    return sorted(points, key=lambda p: (p.manufactured_on, p.lot_number))
+
+
+def _reportable(line: EvaluationLine) -> ShownLineValue | None:
+    """The value a lot reports for the line: the mean where the line reports one
+    (replicates), else its single value, else the mean of the values it judged."""
+    numeric = [s for s in line.shown_values if s.value is not None]
+    mean = next((s for s in numeric if s.label.startswith("mean")), None)
+    if mean is not None or len(numeric) <= 1:
+        return mean or (numeric[0] if numeric else None)
+    average = sum((Decimal(str(s.value)) for s in numeric), Decimal(0)) / len(numeric)
+    return ShownLineValue("mean", str(average), f"mean of {len(numeric)}: {average:.4g}")
+
+
+def control_baseline_current(*, product: Product, test: TestMethod) -> ControlBaseline | None:
+    """The signed baseline no later one supersedes (the limits the chart is judged by)."""
+    return (
+        ControlBaseline.objects.filter(product=product, test=test, superseded_by__isnull=True)
+        .select_related("signature", "created_by", "product", "test")
+        .first()
+    )
+
+
+def control_baselines_current(*, product: Product) -> list[ControlBaseline]:
+    return list(
+        ControlBaseline.objects.filter(product=product, superseded_by__isnull=True).select_related(
+            "product", "test"
+        )
+    )
+
+
+def baseline_limits(baseline: ControlBaseline) -> ControlLimits:
+    """The limits exactly as signed (read from the baseline, never recomputed)."""
+    return ControlLimits(
+        centre=baseline.centre,
+        sigma=baseline.sigma,
+        mr_bar=baseline.mr_bar,
+        n=len(baseline.lot_numbers),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChartPoint:
+    index: int
+    point: TrendPoint
+    moving_range: Decimal | None
+    in_baseline: bool
+    rules: tuple[Rule, ...]
+    beyond_mr_ucl: bool
+
+    @property
+    def lot_number(self) -> str:
+        return self.point.lot_number
+
+    @property
+    def value(self) -> Decimal:
+        return self.point.value
+
+
+@dataclass(frozen=True, slots=True)
+class SpecBand:
+    """The specification's release and alert limits of the test (either may be open)."""
+
+    low: Decimal | None = None
+    high: Decimal | None = None
+    alert_low: Decimal | None = None
+    alert_high: Decimal | None = None
+    version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ControlChart:
+    product: Product
+    test: TestMethod
+    points: tuple[ChartPoint, ...]
+    baseline: ControlBaseline | None
+    violations: tuple[Violation, ...]
+    spec: SpecBand
+
+    @property
+    def unit(self) -> str:
+        return self.baseline.unit if self.baseline is not None else self.test.canonical_unit
+
+    def point_of(self, lot_number: str) -> ChartPoint | None:
+        return next((p for p in self.points if p.lot_number == lot_number), None)
+
+
+def control_chart(*, product: Product, test: TestMethod) -> ControlChart:
+    """The I-MR chart of ``test`` across the product's lots, judged by the signed limits.
+
+    Without a signed baseline the points are shown and nothing is judged: limits
+    computed on the fly would move with every lot (FDA PV guidance 2011, stage 3).
+    """
+    points = trend_points(product=product, test=test)
+    baseline = control_baseline_current(product=product, test=test)
+    values = [p.value for p in points]
+    violations: tuple[Violation, ...] = ()
+    beyond: tuple[int, ...] = ()
+    if baseline is not None:
+        limits = baseline_limits(baseline)
+        violations = rule_violations(values, limits)
+        beyond = moving_range_violations(values, limits)
+    in_baseline = set(baseline.lot_numbers) if baseline is not None else set()
+    ranges = (None, *moving_ranges(values))
+    chart_points = tuple(
+        ChartPoint(
+            index=i,
+            point=point,
+            moving_range=ranges[i],
+            in_baseline=point.lot_number in in_baseline,
+            rules=tuple(sorted({v.rule for v in violations if v.index == i})),
+            beyond_mr_ucl=i in beyond,
+        )
+        for i, point in enumerate(points)
+    )
+    return ControlChart(
+        product=product,
+        test=test,
+        points=chart_points,
+        baseline=baseline,
+        violations=violations,
+        spec=_spec_band(product=product, test=test),
+    )
+
+
+def _decimal_or_none(params: Mapping[str, Any] | None, key: str) -> Decimal | None:
+    if not params or params.get(key) in (None, ""):
+        return None
+    try:
+        return Decimal(str(params[key]))
+    except ArithmeticError:
+        return None
+
+
+def _spec_band(*, product: Product, test: TestMethod) -> SpecBand:
+    spec = specification_effective(product=product)
+    line = spec.lines.filter(test=test).first() if spec is not None else None
+    if spec is None or line is None:
+        return SpecBand()
+    return SpecBand(
+        low=_decimal_or_none(line.params, "min"),
+        high=_decimal_or_none(line.params, "max"),
+        alert_low=_decimal_or_none(line.alert_params, "min"),
+        alert_high=_decimal_or_none(line.alert_params, "max"),
+        version=spec.version,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TrendEntry:
+    product: Product
+    test: TestMethod
+    baseline: ControlBaseline | None
+
+
+def trend_catalogue() -> list[TrendEntry]:
+    """Products x numeric tests that have a signed baseline or a line in a specification."""
+    baselines = {
+        (b.product_id, b.test_id): b
+        for b in ControlBaseline.objects.filter(superseded_by__isnull=True)
+    }
+    pairs = set(baselines) | set(
+        SpecificationLine.objects.filter(test__result_kind=ResultKind.NUMERIC)
+        .values_list("specification__product_id", "test_id")
+        .distinct()
+    )
+    products = Product.objects.in_bulk({p for p, _ in pairs})
+    tests = TestMethod.objects.in_bulk({t for _, t in pairs})
+    entries = [TrendEntry(products[p], tests[t], baselines.get((p, t))) for p, t in pairs]
+    return sorted(entries, key=lambda e: (e.product.code, e.test.code))

@@ -64,6 +64,7 @@ class ActionKey(StrEnum):
     SPECIFICATION_APPROVE = qc_hooks.SPECIFICATION_APPROVE
     SPECIFICATION_REBIND = qc_hooks.SPECIFICATION_REBIND
     CERTIFICATE_CORRECTION = "certificate-correction"
+    CONTROL_BASELINE = qc_hooks.CONTROL_BASELINE
 
 
 class Checklist(StrEnum):
@@ -79,6 +80,7 @@ class Subject(StrEnum):
     LOT = "lot"
     INVESTIGATION = "investigation"
     SPECIFICATION = "specification"
+    TREND = "trend"  # a product's control chart for one test
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class Facts:
     proposed_by: str = ""
     pending_tests: tuple[str, ...] = ()
     specification_words: str = ""
+    baseline_words: str = ""
 
     @property
     def lot_words(self) -> str:
@@ -512,6 +515,19 @@ ACTIONS: dict[ActionKey, PolicyAction] = {
                 "on record, and the new one carries this signature (21 CFR 11.50)."
             ),
         ),
+        PolicyAction(
+            key=ActionKey.CONTROL_BASELINE,
+            title="Sign the control limits",
+            subject=Subject.TREND,
+            roles=QA,
+            meaning=Meaning.APPROVED,
+            statement=lambda f: (
+                f"By signing, I approve the control limits of {f.baseline_words}: every later "
+                "lot is judged against exactly these limits (Nelson rules 1-8) until QA signs a "
+                "new baseline; they are never recomputed (FDA Process Validation guidance, "
+                "2011, stage 3)."
+            ),
+        ),
     ]
 }
 
@@ -628,4 +644,10 @@ def install() -> None:
     qc_hooks.person_policy.install(
         require=lambda key, principal: require_person(ActionKey(key), principal),
         roles=lambda key: ACTIONS[ActionKey(key)].all_roles,
+        signing=_signing,
     )
+
+
+def _signing(key: str, **words: str) -> tuple[str, str]:
+    action = ACTIONS[ActionKey(key)]
+    return action.meaning, action.statement(Facts(**words))  # type: ignore[arg-type]

@@ -14,10 +14,12 @@ from qc.models.master import (
 )
 from qc.models.results import AssayRun, Result, RunControl
 from qc.models.specifications import Specification, SpecificationLine, SpecificationStatus
+from qc.models.trends import ControlBaseline
 
 __all__ = [
     "AssayRun",
     "AttributeClass",
+    "ControlBaseline",
     "Evaluation",
     "Instrument",
     "Lot",

@@ -105,6 +105,7 @@ class NotificationKind(models.TextChoices):
     POST_RELEASE_FAILURE = "post_release_failure", "Failure after release"
     CONDITIONAL_RELEASE_FAILURE = "conditional_release_failure", "Pending test failed"
     PENDING_TESTS_CONFORM = "pending_tests_conform", "Pending tests conform"
+    OUT_OF_TREND = "out_of_trend", "Out-of-trend notice (control chart rule)"
 
 
 class Notification(models.Model):

@@ -23,6 +23,7 @@ from services.audit.triggers import append_only, no_delete
 class InvestigationKind(models.TextChoices):
     OOS = "oos", "Out-of-specification result"
     TREND = "trend", "Out-of-trend (alert limit) notice"
+    CONTROL_RULE = "control_rule", "Out-of-trend (control chart rule) notice"
     POST_RELEASE = "post_release", "Failure after release"
     DEVIATION = "deviation", "Deviation"
 

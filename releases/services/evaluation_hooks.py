@@ -7,7 +7,8 @@ change that caused it:
 * results recorded: the first result moves a quarantined lot into testing;
 * evaluation recorded: OOS results open Phase I investigations (or post-release
   investigations on a lot whose product is on the market, 21 CFR 211.192);
-  alert-limit excursions open trend notices; the lot's status follows the verdict
+  alert-limit excursions open trend notices, and a value that breaks a Nelson rule
+  against the signed control limits an out-of-trend notice; the lot's status follows the verdict
   (through releases.lifecycle's transitions).  Nothing about a past decision is
   rewritten: a failure after release adds an investigation and alerts QA.
 """
@@ -22,6 +23,7 @@ from releases.models import InvestigationKind, NotificationKind
 from releases.services.holds import lot_flag_conditional_failure
 from releases.services.investigations import investigation_open
 from releases.services.notifications import lot_ready_for_review_notify, notify_qps
+from releases.services.trends import control_baseline_signed, lot_out_of_trend_judge
 from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
 
@@ -60,6 +62,8 @@ def evaluation_recorded(event: hooks.EvaluationRecorded) -> None:
                 line_name=line.display_name,
                 summary=line.reason,
             )
+    # Against the signed control limits of the product's charts (Nelson rules).
+    lot_out_of_trend_judge(lot=lot)
     lot_follow_evaluation(lot=lot, evaluation=event.evaluation)
 
 
@@ -139,3 +143,4 @@ def subscribe() -> None:
     """Subscribe to QC's hooks (idempotent: ``ready()`` may run more than once)."""
     hooks.results_recorded.subscribe(results_recorded)
     hooks.evaluation_recorded.subscribe(evaluation_recorded)
+    hooks.control_baseline_signed.subscribe(control_baseline_signed)

@@ -48,6 +48,7 @@ ENTRY_ACTIONS: dict[str, AuditAction] = {
 _PREFIX = {
     InvestigationKind.OOS: "OOS",
     InvestigationKind.TREND: "TRD",
+    InvestigationKind.CONTROL_RULE: "OOT",
     InvestigationKind.POST_RELEASE: "PRF",
     InvestigationKind.DEVIATION: "DEV",
 }
@@ -56,6 +57,10 @@ _ALERTS = {
     InvestigationKind.POST_RELEASE: (
         NotificationKind.POST_RELEASE_FAILURE,
         "A result failed after release; an investigation opened",
+    ),
+    InvestigationKind.CONTROL_RULE: (
+        NotificationKind.OUT_OF_TREND,
+        "A control-chart rule was broken; an out-of-trend notice opened",
     ),
 }
 

@@ -30,6 +30,7 @@ from releases.models import (
     EntryType,
     Investigation,
     InvestigationEntry,
+    InvestigationKind,
     InvestigationPhase,
 )
 from releases.policy import (
@@ -160,6 +161,8 @@ class LotPage:
     results: list[Result]
     investigations: list[Investigation]
     trail: LotTrail
+    # Open out-of-trend notices (control-chart rules): part of the review by exception.
+    out_of_trend: list[Investigation] = field(default_factory=list)
 
 
 @dataclass
@@ -203,6 +206,7 @@ def lot_page(lot_number: str, trail_page: str | int | None = 1) -> LotPage:
         .select_related("test", "run", "posted_by_client", "entered_by_user", "invalidation")
         .order_by("test__code", "replicate", "pk")
     )
+    investigations = list(lot.investigations.select_related("result__test").order_by("-opened_at"))
     superseded = {r.supersedes_id for r in results if r.supersedes_id}
     for result in results:
         result.is_superseded = result.pk in superseded  # type: ignore[attr-defined]
@@ -213,8 +217,13 @@ def lot_page(lot_number: str, trail_page: str | int | None = 1) -> LotPage:
         exceptions=exceptions,
         conforming=conforming,
         results=results,
-        investigations=list(lot.investigations.order_by("-opened_at")),
+        investigations=investigations,
         trail=lot_trail(lot, trail_page),
+        out_of_trend=[
+            i
+            for i in investigations
+            if i.kind == InvestigationKind.CONTROL_RULE and i.phase != InvestigationPhase.CLOSED
+        ],
     )
 
 

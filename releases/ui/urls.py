@@ -20,6 +20,13 @@ urlpatterns = [
         views.investigation_action,
         name="investigation-action",
     ),
+    path("trends/", views.trend_list, name="trend-list"),
+    path("trends/<str:product_code>/<str:test_code>/", views.trend_detail, name="trend-detail"),
+    path(
+        "trends/<str:product_code>/<str:test_code>/baseline/",
+        views.trend_baseline_sign,
+        name="trend-baseline-sign",
+    ),
     path("notifications/", views.notification_list, name="notification-list"),
     path("notifications/read-all/", views.notification_read, name="notification-read-all"),
     path("notifications/<int:pk>/read/", views.notification_read, name="notification-read"),

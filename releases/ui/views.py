@@ -24,11 +24,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from qc.models import Lot, LotStatus, Product
+from qc.models import Lot, LotStatus, Product, TestMethod
+from qc.selectors import control_chart, trend_catalogue
+from qc.services.trends import control_baseline_sign, control_baseline_statement
 from releases.downloads import certificate_download
 from releases.history import ReleaseHistoryFilter, history_export, release_history
 from releases.models import Decision, Disposition, Investigation, Notification
-from releases.policy import ACTIONS, ActionKey, role_names
+from releases.policy import ACTIONS, ActionKey, may_take, role_names
 from releases.selectors import certificate_get, lot_audit_trail, notifications_for
 from releases.services.notifications import notification_mark_read
 from releases.ui.actions import INVESTIGATION_ACTIONS, LOT_ACTIONS
@@ -44,6 +46,7 @@ from releases.ui.selectors import (
     release_panel,
     status_counts,
 )
+from releases.ui.trends import LEFT, RIGHT, WIDTH, BaselineForm, chart_panels
 from services.accounts.context import AuthContext
 from services.accounts.models import User
 from services.errors import DomainError, NotFound
@@ -344,3 +347,84 @@ def release_history_page(request: HttpRequest) -> HttpResponse:
             "decisions": Decision.choices,
         },
     )
+
+
+# --- trends (continued process verification) ---------------------------------------------
+
+
+@login_required
+def trend_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "releases/trend_list.html", {"entries": trend_catalogue()})
+
+
+def _render_trend(
+    request: HttpRequest,
+    product_code: str,
+    test_code: str,
+    form: BaselineForm | None = None,
+    refusal: Refusal | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    product = get_object_or_404(Product, code=product_code)
+    test = get_object_or_404(TestMethod, code=test_code)
+    chart = control_chart(product=product, test=test)
+    individuals, ranges = chart_panels(chart)
+    user = cast(User, request.user)
+    lots = [p.lot_number for p in chart.points]
+    initial = chart.baseline.lot_numbers if chart.baseline is not None else lots[:15]
+    if form is None and may_take(ActionKey.CONTROL_BASELINE, user):
+        form = BaselineForm(lots=lots, initial={"lots": initial})
+    context = {
+        "chart": chart,
+        "individuals": individuals,
+        "ranges": ranges,
+        "violation_rows": [(chart.points[v.index], v) for v in chart.violations],
+        "form": form,
+        "refusal": refusal,
+        "action": ACTIONS[ActionKey.CONTROL_BASELINE],
+        "statement": control_baseline_statement(
+            product_code=product.code, test_code=test.code, lot_numbers=initial
+        ),
+        "width": WIDTH,
+        "left": LEFT,
+        "right_edge": WIDTH - RIGHT,
+    }
+    return render(request, "releases/trend_detail.html", context, status=status)
+
+
+@login_required
+def trend_detail(request: HttpRequest, product_code: str, test_code: str) -> HttpResponse:
+    return _render_trend(request, product_code, test_code)
+
+
+@login_required
+@require_POST
+def trend_baseline_sign(request: HttpRequest, product_code: str, test_code: str) -> HttpResponse:
+    user = cast(User, request.user)
+    key = ActionKey.CONTROL_BASELINE
+    if not may_take(key, user):
+        denied = _not_allowed(user, key, None, ACTIONS[key].title)
+        return _render_trend(request, product_code, test_code, refusal=denied, status=403)
+    product = get_object_or_404(Product, code=product_code)
+    test = get_object_or_404(TestMethod, code=test_code)
+    lots = [p.lot_number for p in control_chart(product=product, test=test).points]
+    form = BaselineForm(data=request.POST, lots=lots)
+    if not form.is_valid():
+        invalid = Refusal("Please correct the form", [])
+        return _render_trend(request, product_code, test_code, form, invalid, status=400)
+    auth = AuthContext.from_request(request)
+    record, refusal, status = _attempt(
+        lambda: control_baseline_sign(
+            product_code=product.code, test_code=test.code, auth=auth, **form.service_kwargs()
+        ),
+        form,
+        user,
+    )
+    if refusal is not None:
+        return _render_trend(request, product_code, test_code, form, refusal, status=status)
+    messages.success(
+        request,
+        f"Control limits of {test.code} for {product.code} signed from "
+        f"{len(record.lot_numbers)} lots." + _signed_words(record),
+    )
+    return redirect(reverse("trend-detail", args=[product.code, test.code]) + "#top")

@@ -64,6 +64,9 @@ class AuditAction(models.TextChoices):
     SPECIFICATION_SUPERSEDED = "specification.superseded", "Specification superseded"
     SPECIFICATION_WITHDRAWN = "specification.withdrawn", "Specification withdrawn"
 
+    # Continued process verification: control limits QA signs (FDA PV guidance 2011).
+    CONTROL_BASELINE_SIGNED = "control_baseline.signed", "Control limits signed"
+
     # QC data.
     LOT_CREATED = "lot.created", "Lot created"
     LOT_SPECIFICATION_REBOUND = "lot.specification_rebound", "Lot bound to another specification"

@@ -1,1 +1,5 @@
-from tests.qc.pipeline.conftest import demo_world, evaluated_demo  # noqa: F401 - shared fixtures
+from tests.qc.pipeline.conftest import (  # noqa: F401 - shared fixtures
+    demo_with_history,
+    demo_world,
+    evaluated_demo,
+)

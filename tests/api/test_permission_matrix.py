@@ -155,6 +155,9 @@ UI_RULES: dict[str, dict[str, Any]] = {
     "investigations/<str:number>/": {"get": PEOPLE},
     "investigations/<str:number>/actions/<slug:key>/": {"post": POLICY},
     "notifications/": {"get": PEOPLE},
+    "trends/": {"get": PEOPLE},
+    "trends/<str:product_code>/<str:test_code>/": {"get": PEOPLE},
+    "trends/<str:product_code>/<str:test_code>/baseline/": {"post": POLICY},
     "notifications/read-all/": {"post": PEOPLE},
     "notifications/<int:pk>/read/": {"post": PEOPLE},
     "audit/": {"get": AUDIT_READERS},
@@ -328,6 +331,11 @@ def _ui_urls(route: str, values: dict[str, str]) -> list[tuple[str, str | None]]
     filled = route.replace("<str:lot_number>", LOT).replace("<str:number>", values["number"])
     filled = filled.replace("<int:version>", "1").replace("<str:kind>", "pdf")
     filled = filled.replace("<int:pk>", values["pk"]).replace("<str:run_id>", "no-such-run")
+    filled = filled.replace("<str:product_code>", "EVX-MSC-01").replace(
+        "<str:test_code>", "NTA-CONC"
+    )
+    if filled.endswith("/baseline/"):
+        return [("/" + filled, "control-baseline")]
     if "<slug:key>" in filled:
         keys = LOT_ACTIONS if route.startswith("lots/") else INVESTIGATION_ACTIONS
         return [("/" + filled.replace("<slug:key>", key), key) for key in keys]

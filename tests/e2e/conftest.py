@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.qc.pipeline.conftest import demo_world, evaluated_demo  # noqa: F401 - shared
+from tests.qc.pipeline.conftest import demo_with_history, demo_world, evaluated_demo  # noqa: F401
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"

@@ -26,6 +26,7 @@ NOT_PAGES = {
 }
 # Named routes that are not pages: POST-only commands and file downloads.
 NOT_HTML = {"lot-action", "investigation-action", "notification-read", "notification-read-all"}
+NOT_HTML |= {"trend-baseline-sign"}
 NOT_HTML |= {"lot-certificate", "logout", "password-set", "admin-login", "health-live"}
 NOT_HTML |= {"health-ready", "prometheus-metrics", "schema", "audit-chain-verify"}
 # A verification run's page needs a run id; it extends the same base as /audit/.
@@ -87,6 +88,8 @@ def test_every_html_page_carries_a_strict_content_security_policy(evaluated_demo
         "release-history": (auditor, reverse("release-history")),
         "login": (Client(), reverse("login")),
         "api-docs": (qa, reverse("api-docs")),
+        "trend-list": (qa, reverse("trend-list")),
+        "trend-detail": (qa, reverse("trend-detail", args=["EVX-MSC-01", "NTA-CONC"])),
     }
     if investigation is not None:
         pages["investigation-detail"] = (qa, f"/investigations/{investigation.number}/")

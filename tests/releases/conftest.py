@@ -29,3 +29,6 @@ def media_root(tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch) -
     }
     monkeypatch.setenv("MEDIA_ROOT", str(root))
     return root
+
+
+from tests.qc.pipeline.conftest import demo_with_history  # noqa: E402, F401 - shared fixture

@@ -21,6 +21,7 @@ from releases.api.commands import CommandView
 from releases.api.investigations import InvestigationListView
 from releases.policy import ACTIONS, ActionKey, Subject
 from releases.ui.actions import INVESTIGATION_ACTIONS, LOT_ACTIONS
+from releases.ui.trends import BaselineForm
 from services.esign.models import Signature
 from tests.releases.factories import ReleaseWorld
 
@@ -35,8 +36,11 @@ NO_UI_FORM_YET = {
     ActionKey.SPECIFICATION_APPROVE,
     ActionKey.SPECIFICATION_REBIND,
 }
+# Actions whose form is on their own page, not a lot's or an investigation's panel.
+PAGE_FORMS = {ActionKey.CONTROL_BASELINE: BaselineForm}
 # Actions whose endpoint lives in the qc app (it may not import the policy; see the note).
 QC_ENDPOINTS = {
+    ActionKey.CONTROL_BASELINE,
     ActionKey.SPECIFICATION_AUTHOR,
     ActionKey.SPECIFICATION_APPROVE,
     ActionKey.SPECIFICATION_REBIND,
@@ -84,6 +88,9 @@ def test_qc_asks_the_policy_who_may_write_approve_and_rebind() -> None:
 def test_every_lot_and_investigation_action_has_a_ui_form() -> None:
     forms = {spec.key for spec in (*LOT_ACTIONS.values(), *INVESTIGATION_ACTIONS.values())}
     for key, action in ACTIONS.items():
+        if key in PAGE_FORMS:
+            assert {"reason", "password"} <= set(PAGE_FORMS[key].base_fields), key
+            continue
         if key in NO_UI_FORM_YET:
             assert key not in forms, f"{key} has a form now: take it off NO_UI_FORM_YET"
             continue
@@ -102,6 +109,7 @@ def test_every_action_is_exercised_by_a_test() -> None:
         ActionKey.SPECIFICATION_AUTHOR: "/lines/",
         ActionKey.SPECIFICATION_APPROVE: "/api/v1/specifications/{spec_id}/approve/",
         ActionKey.SPECIFICATION_REBIND: '/specification/"',
+        ActionKey.CONTROL_BASELINE: "control_baseline_sign(",
     }
     for key in ACTIONS:
         names = {f"/{key.value}/", f'"{key.value}"', qc_services.get(key, f"/{key.value}/")}

@@ -1,5 +1,6 @@
 """The demo world (qc.demo) as a fixture: EVX-MSC-01, its approved specification,
-reference materials, and the four demo lots with their stories."""
+reference materials, and the four demo lots with their stories (the control chart's
+history lots only where a test asks for ``demo_with_history``)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from typing import Any
 import pytest
 
 
-def _demo_world(password: str) -> None:
+def _demo_world(password: str, *, history: bool = False) -> None:
     from qc import demo
     from services.accounts.demo import demo_accounts_seed
 
     demo_accounts_seed(password=password)
     out = io.StringIO()
-    demo.seed_demo(stdout=out, password=password)
+    demo.seed_demo(stdout=out, password=password, history=history)
     assert "EVX-24-004" in out.getvalue(), out.getvalue()
 
 
@@ -27,6 +28,13 @@ def demo_world(transactional_db: None, password: str) -> None:
     authenticated outside any transaction (services.esign.services).
     """
     _demo_world(password)
+
+
+@pytest.fixture
+def demo_with_history(transactional_db: None, password: str) -> None:
+    """The whole demo, as ``make run`` seeds it: the four lots and the control chart's
+    23 history lots (EVX-23-*), its limits signed and one out-of-trend notice."""
+    _demo_world(password, history=True)
 
 
 @pytest.fixture
