@@ -37,6 +37,7 @@ from qc.models import (
     TestMethod,
 )
 from qc.services.evaluation_inputs import lot_evaluate_now
+from services.errors import NotFound
 
 if TYPE_CHECKING:
     from qc.evaluation import LotEvaluation
@@ -501,6 +502,19 @@ def control_chart(*, product: Product, test: TestMethod) -> ControlChart:
         violations=violations,
         spec=_spec_band(product=product, test=test),
     )
+
+
+def control_chart_of(*, product_code: str, test_code: str) -> ControlChart:
+    """:func:`control_chart` by codes (API paths); an unknown code is a 404 naming it."""
+    product = Product.objects.filter(code=product_code).first()
+    if product is None:
+        raise NotFound(
+            f"product {product_code} does not exist", code="product_not_found", field="product"
+        )
+    test = TestMethod.objects.filter(code=test_code).first()
+    if test is None:
+        raise NotFound(f"test method {test_code} does not exist", code="unknown_test", field="test")
+    return control_chart(product=product, test=test)
 
 
 def _decimal_or_none(params: Mapping[str, Any] | None, key: str) -> Decimal | None:

@@ -3,7 +3,7 @@
 from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import SimpleRouter
 
-from qc.api import views
+from qc.api import trends, views
 
 router = SimpleRouter()
 router.register("products", views.ProductViewSet, basename="product")
@@ -22,6 +22,16 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "lots/<str:lot_number>/results/",
         views.LotResultsView.as_view(),
         name="lot-results",
+    ),
+    path(
+        "trends/<str:product>/<str:test>/",
+        trends.ControlChartView.as_view(),
+        name="control-chart",
+    ),
+    path(
+        "trends/<str:product>/<str:test>/baselines/",
+        trends.ControlBaselineSignView.as_view(),
+        name="control-baseline-sign",
     ),
     *router.urls,
 ]

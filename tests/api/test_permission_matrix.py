@@ -103,6 +103,8 @@ API_RULES: dict[str, dict[str, Any]] = {
     "/api/v1/assay-runs/{external_run_id}/": {"get": READERS},
     "/api/v1/results/": {"get": READERS},
     "/api/v1/results/{id}/": {"get": READERS},
+    "/api/v1/trends/{product}/{test}/": {"get": READERS},
+    "/api/v1/trends/{product}/{test}/baselines/": {"post": ActionKey.CONTROL_BASELINE},
     # Decisions: every person and machine clients (an MES fetches the certificate).
     "/api/v1/releases/": {"get": READERS},
     "/api/v1/lots/{lot_number}/dispositions/": {"get": READERS},
@@ -303,6 +305,8 @@ def _demo_values() -> dict[str, str]:
         "external_run_id": AssayRun.objects.values_list("external_run_id", flat=True)[0],
         "run_id": "no-such-run",
         "pk": "999999",
+        "product": "EVX-MSC-01",
+        "test": "NTA-CONC",
         # Per-path ids where {id} is not a specification:
         "reference-materials": str(ReferenceMaterial.objects.values_list("pk", flat=True)[0]),
         "results": str(Result.objects.values_list("pk", flat=True)[0]),

@@ -123,3 +123,38 @@ def test_signing_refuses_with_codes(demo_with_history: None, password: str) -> N
             lot_numbers=BASELINE_LOTS, auth=AuthContext.of(qa), **{**sign, "password": "wrong"}
         )
     assert ControlBaseline.objects.count() == 1
+
+
+def test_the_api_serves_the_chart_and_lets_qa_alone_sign_new_limits(
+    demo_with_history: None, password: str, api_as: Any
+) -> None:
+    qa, reviewer = User.objects.get(username="qa"), User.objects.get(username="reviewer")
+    chart = api_as(reviewer).get("/api/v1/trends/EVX-MSC-01/NTA-CONC/").json()
+    baseline = ControlBaseline.objects.get()
+    assert chart["baseline"]["ucl"] == str(baseline.ucl)  # as signed, a string
+    assert chart["baseline"]["lot_numbers"] == BASELINE_LOTS
+    flagged = {v["lot_number"]: v for v in chart["violations"]}
+    assert flagged[OUT_OF_TREND_LOT]["rule"] == 1
+    point = next(p for p in chart["points"] if p["lot_number"] == OUT_OF_TREND_LOT)
+    assert point["rules"] == [1] and not point["in_baseline"]
+    assert chart["specification"]["low"] is not None
+
+    unknown = api_as(qa).get("/api/v1/trends/EVX-MSC-01/NOPE/")
+    assert unknown.status_code == 404 and unknown.json()["errors"][0]["code"] == "unknown_test"
+
+    url = "/api/v1/trends/EVX-MSC-01/NTA-CONC/baselines/"
+    body = {"lots": BASELINE_LOTS[:12], "password": password, "reason": "first 12 lots"}
+    assert api_as(reviewer).post(url, body, format="json").status_code == 403
+    short = api_as(qa).post(url, {**body, "lots": BASELINE_LOTS[:2]}, format="json")
+    assert short.status_code == 400
+    assert short.json()["errors"][0] == {
+        "code": "baseline_too_short",
+        "reason": "choose at least 10 lots for a baseline; 2 chosen",
+        "field": "lots",
+        "index": None,
+    }
+    signed = api_as(qa).post(url, body, format="json")
+    assert signed.status_code == 201, signed.content
+    assert signed.json()["supersedes"] == baseline.pk
+    assert signed.json()["signed_by"] == qa.printed_name
+    assert ControlBaseline.objects.count() == 2
