@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from django.db import transaction
 from django.utils import timezone
 
-from qc.demo_history import seed_history
+from qc.demo_history import demo_lot_create, seed_history
 from qc.models import (
     Instrument,
     Lot,
@@ -34,7 +34,6 @@ from qc.models import (
 )
 from qc.selectors import lot_current_evaluation
 from qc.services.ingestion import results_record
-from qc.services.lots import lot_create
 from qc.services.master import master_data_save
 from qc.services.runs import assay_run_record
 from qc.services.specifications import (
@@ -500,20 +499,7 @@ def _curve(potency: float) -> dict[str, list[dict[str, float]]]:
 
 def _post_lot(demo: DemoLot, client: ApiClient, index: int) -> None:
     day = timezone.now() - timedelta(days=20 - index)
-    lot_create(
-        lot_number=demo.lot_number,
-        product_code=PRODUCT,
-        manufactured_on=(day - timedelta(days=2)).date(),
-        by=client,
-        site="Leiden",
-        expires_on=(day + timedelta(days=28)).date(),
-        process={
-            "isolation_method": "TFF + SEC",
-            "culture_supplement": "FCS-free",
-            "cell_source": "umbilical-cord MSC, donor D-17",
-            "passage": 4,
-        },
-    )
+    demo_lot_create(lot_number=demo.lot_number, client=client, tested_on=day)
     runs = _post_runs(demo, client, day)
     at = (day + timedelta(hours=3)).isoformat()
 

@@ -16,7 +16,7 @@ stores nothing new for unchanged inputs, and a signed baseline is never re-signe
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TextIO
 
@@ -86,15 +86,16 @@ def _sign_baseline(qa: User, password: str, stdout: TextIO) -> None:
         stdout.write(f"demo control limits not signed ({exc})\n")
 
 
-def _post(lot_number: str, value: str, client: ApiClient, *, days_before: int) -> None:
-    day = timezone.now() - timedelta(days=days_before)
+def demo_lot_create(*, lot_number: str, client: ApiClient, tested_on: datetime) -> None:
+    """A demo lot of EVX-MSC-01 as DEMO-MES posts it (also for ``qc.demo``'s lots):
+    made two days before its testing day, 28 days' shelf life after it."""
     lot_create(
         lot_number=lot_number,
         product_code=PRODUCT,
-        manufactured_on=(day - timedelta(days=2)).date(),
+        manufactured_on=(tested_on - timedelta(days=2)).date(),
         by=client,
         site="Leiden",
-        expires_on=(day + timedelta(days=28)).date(),
+        expires_on=(tested_on + timedelta(days=28)).date(),
         process={
             "isolation_method": "TFF + SEC",
             "culture_supplement": "FCS-free",
@@ -102,6 +103,11 @@ def _post(lot_number: str, value: str, client: ApiClient, *, days_before: int) -
             "passage": 4,
         },
     )
+
+
+def _post(lot_number: str, value: str, client: ApiClient, *, days_before: int) -> None:
+    day = timezone.now() - timedelta(days=days_before)
+    demo_lot_create(lot_number=lot_number, client=client, tested_on=day)
     run_id = f"{lot_number}-NTA"
     assay_run_record(
         external_run_id=run_id,

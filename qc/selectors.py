@@ -504,8 +504,8 @@ def control_chart(*, product: Product, test: TestMethod) -> ControlChart:
     )
 
 
-def control_chart_of(*, product_code: str, test_code: str) -> ControlChart:
-    """:func:`control_chart` by codes (API paths); an unknown code is a 404 naming it."""
+def product_and_test(*, product_code: str, test_code: str) -> tuple[Product, TestMethod]:
+    """A product and a test method by their codes; an unknown code is a 404 naming it."""
     product = Product.objects.filter(code=product_code).first()
     if product is None:
         raise NotFound(
@@ -514,6 +514,12 @@ def control_chart_of(*, product_code: str, test_code: str) -> ControlChart:
     test = TestMethod.objects.filter(code=test_code).first()
     if test is None:
         raise NotFound(f"test method {test_code} does not exist", code="unknown_test", field="test")
+    return product, test
+
+
+def control_chart_of(*, product_code: str, test_code: str) -> ControlChart:
+    """:func:`control_chart` by codes (API paths)."""
+    product, test = product_and_test(product_code=product_code, test_code=test_code)
     return control_chart(product=product, test=test)
 
 

@@ -23,12 +23,12 @@ from django.utils import timezone
 from qc import hooks
 from qc.evaluation.control import ControlError, individuals_limits
 from qc.models import ControlBaseline, Product, TestMethod
-from qc.selectors import control_baseline_current, trend_points
+from qc.selectors import control_baseline_current, product_and_test, trend_points
 from services.accounts.context import AuthContext
 from services.accounts.models import User
 from services.audit.actions import AuditAction
 from services.audit.services import audit_record
-from services.errors import InvalidInput, NotFound, Problem
+from services.errors import InvalidInput, Problem
 from services.esign.services import signature_record, signer_authenticate
 
 # Fewer lots give limits too uncertain to judge a process by (Montgomery §6.4 asks
@@ -43,18 +43,6 @@ def _frozen(value: Decimal) -> Decimal:
         return Decimal(0)
     exponent = max(value.adjusted() - SIGNIFICANT + 1, -15)
     return value.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_EVEN)
-
-
-def _find(product_code: str, test_code: str) -> tuple[Product, TestMethod]:
-    product = Product.objects.filter(code=product_code).first()
-    if product is None:
-        raise NotFound(
-            f"product {product_code} does not exist", code="product_not_found", field="product"
-        )
-    test = TestMethod.objects.filter(code=test_code).first()
-    if test is None:
-        raise NotFound(f"test method {test_code} does not exist", code="unknown_test", field="test")
-    return product, test
 
 
 def _chosen(lot_numbers: Sequence[str]) -> list[str]:
@@ -81,7 +69,7 @@ def baseline_words(product: Product, test: TestMethod, lot_numbers: Sequence[str
 def control_baseline_statement(
     *, product_code: str, test_code: str, lot_numbers: Sequence[str]
 ) -> str:
-    product, test = _find(product_code, test_code)
+    product, test = product_and_test(product_code=product_code, test_code=test_code)
     return hooks.person_policy.signing(
         hooks.CONTROL_BASELINE, baseline_words=baseline_words(product, test, lot_numbers)
     )[1]
@@ -110,7 +98,7 @@ def control_baseline_sign(
         raise InvalidInput.single(
             "reason", "a reason is required (EU GMP Annex 11 §9)", code="reason_required"
         )
-    product, test = _find(product_code, test_code)
+    product, test = product_and_test(product_code=product_code, test_code=test_code)
     chosen = _chosen(lot_numbers)
     signer = signer_authenticate(auth=auth, password=password)
     with transaction.atomic():
