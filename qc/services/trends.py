@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import cast
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from qc import hooks
@@ -29,7 +29,7 @@ from services.accounts.models import User
 from services.audit.actions import AuditAction
 from services.audit.services import audit_record
 from services.errors import InvalidInput, Problem
-from services.esign.services import signature_record, signer_authenticate
+from services.esign.services import next_id, signature_record, signer_authenticate
 
 # Fewer lots give limits too uncertain to judge a process by (Montgomery §6.4 asks
 # for 20-25; a young product starts with fewer and signs a new baseline later).
@@ -130,7 +130,7 @@ def control_baseline_sign(
         )
         centre, sigma, mr_bar = (_frozen(x) for x in (limits.centre, limits.sigma, limits.mr_bar))
         baseline = ControlBaseline(
-            pk=_next_id(),
+            pk=next_id(ControlBaseline),
             product=product,
             test=test,
             unit=test.canonical_unit,
@@ -170,14 +170,3 @@ def control_baseline_sign(
         )
         hooks.control_baseline_signed.emit(hooks.ControlBaselineSigned(baseline=baseline))
     return baseline
-
-
-def _next_id() -> int:
-    """The row's id before its INSERT: the signature names the row that will carry it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [ControlBaseline._meta.db_table]
-        )
-        row = cursor.fetchone()
-    assert row is not None
-    return int(row[0])

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Model
 
 from qc.models import Lot
@@ -43,7 +43,7 @@ from services.accounts.context import AuthContext
 from services.accounts.models import User
 from services.errors import InvalidInput, NotFound, lot_not_found
 from services.esign.models import Signature
-from services.esign.services import signature_record, signer_authenticate
+from services.esign.services import next_id, signature_record, signer_authenticate
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
@@ -109,14 +109,6 @@ def require_meaningful_reason(reason: str | None, field: str = "reason") -> str:
 
 
 MEANINGFUL_REASON_WORDS = 3
-
-
-def next_id(model: type[Model]) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [model._meta.db_table])
-        row = cursor.fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def _authenticated(action: PolicyAction, auth: AuthContext, password: str | None) -> User | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from django.contrib.auth import authenticate
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
+from django.db.models import Model
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -166,3 +167,14 @@ def signature_verify(signature: Signature) -> SignatureCheck:
     if content_digest(signature.record_content) != signature.record_digest:
         return SignatureCheck(signature, False, "the signature's stored copy was altered")
     return SignatureCheck(signature, True, "the record matches what was signed")
+
+
+def next_id(model: type[Model]) -> int:
+    """The id the next row of ``model`` will carry, drawn before its INSERT: a
+    signature names the record it signs, and signed GMP tables are append-only, so
+    the row goes in once, already signed."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [model._meta.db_table])
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
