@@ -44,6 +44,7 @@ FILTER_NAMES = (
     "action",
     "object_type",
     "object_id",
+    "record",
     "since",
     "until",
 )

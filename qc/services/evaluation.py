@@ -98,6 +98,7 @@ def lot_evaluate(*, lot_id: int) -> Evaluation | None:
                 "specification_version": lot.specification.version,
                 "engine_version": evaluation.engine_version,
             },
+            records=[evaluation],
         )
         # The release side reacts in this transaction: OOS investigations, the lifecycle.
         hooks.evaluation_recorded.emit(

@@ -9,8 +9,8 @@ request costs a fixed number of queries whatever its size: the tests, runs and
 superseded results it names are fetched in one query each, unit conversion
 factors are cached (``qc.units``), items are checked by plain Python rather than a
 serializer per item, rows go in with one ``COPY`` (ids drawn from the sequence
-first), and the audit trail gets one event per result through a single
-``audit_record_many``.
+first), and the audit trail gets one event per request that binds every row
+it stored by its content hash (``services.audit.records``).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from qc.services.values import (
     short_text,
 )
 from services.audit.actions import AuditAction
+from services.audit.records import record_hashes
 from services.audit.services import Change, audit_record_many
 from services.errors import InvalidInput, Problem, Refused, lot_not_found
 from services.observability import current_request_id
@@ -459,7 +460,7 @@ def results_record(*, lot_number: str, items: Any, by: Principal) -> ResultsRece
         data_version, status = lot_data_changed(lot_id=lot.pk)
         lot.data_version, lot.status = data_version, status
         actor = actor_of(principal=by)
-        audit_record_many(actor=actor, changes=_audit_changes(rows, ids, lot))
+        audit_record_many(actor=actor, changes=[_audit_change(rows, ids, lot)])
         # The release side reacts in this transaction (the first result: in testing).
         hooks.results_recorded.emit(
             hooks.ResultsRecorded(lot=lot, actor=actor, result_ids=tuple(ids))
@@ -530,29 +531,30 @@ def _insert(rows: list[_Row], *, lot: Lot, by: Principal, received_at: datetime)
     return ids
 
 
-def _audit_changes(rows: list[_Row], ids: list[int], lot: Lot) -> list[Change]:
-    """One audit event per result, with what an auditor reads: who, what, which value."""
-    changes = []
-    lot_number = lot.lot_number
-    for pk, row in zip(ids, rows, strict=True):
-        values: dict[str, Any] = {
-            "lot": lot_number,
-            "test": row.test.code,
-            "value": row.value_as_posted,
-            "unit": row.unit_as_posted,
-            "qualifier": row.qualifier,
-            "canonical_value": (
-                None if row.canonical_value is None else format(row.canonical_value, "f")
-            ),
-            "canonical_unit": row.test.canonical_unit if row.canonical_value is not None else "",
-            "text_value": row.text_value,
-            "replicate": row.replicate,
-            "run": row.run.external_run_id if row.run is not None else None,
-            "performed_by": row.performed_by,
-            "performed_at": row.performed_at.isoformat() if row.performed_at else None,
-        }
-        if row.supersedes is not None:
-            values["supersedes"] = row.supersedes
-            values["supersede_reason"] = row.supersede_reason
-        changes.append(Change(AuditAction.RESULT_RECORDED, "result", str(pk), None, values))
-    return changes
+def _audit_change(rows: list[_Row], ids: list[int], lot: Lot) -> Change:
+    """One audit event per request (21 CFR 11.10(e)), binding every result it stored.
+
+    The event lists each result's id and content hash (``records``), computed by
+    PostgreSQL over the stored rows: the values themselves are in the rows, and
+    the chain proves they are still the values recorded.  What a reader of the
+    trail needs at a glance (how many, which tests, which supersede) is kept.
+    """
+    values: dict[str, Any] = {
+        "results": len(rows),
+        "tests": sorted({row.test.code for row in rows}),
+    }
+    supersessions = [
+        {"result": pk, "supersedes": row.supersedes, "reason": row.supersede_reason}
+        for pk, row in zip(ids, rows, strict=True)
+        if row.supersedes is not None
+    ]
+    if supersessions:
+        values["supersessions"] = supersessions
+    return Change(
+        AuditAction.LOT_RESULTS_RECORDED,
+        "lot",
+        lot.lot_number,
+        None,
+        values,
+        record_hashes(Result, ids),
+    )

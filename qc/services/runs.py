@@ -198,18 +198,20 @@ def assay_run_record(
                 posted_by_client=client,
                 entered_by_user=user,
             )
-            RunControl.objects.bulk_create(
-                RunControl(
-                    run=run,
-                    reference_material=c.reference_material,
-                    test=c.test,
-                    value_as_posted=c.value_as_posted,
-                    unit_as_posted=c.unit_as_posted,
-                    canonical_value=c.canonical_value,
-                    acceptance_low=c.limit.acceptance_low,
-                    acceptance_high=c.limit.acceptance_high,
-                )
-                for c in parsed
+            controls = RunControl.objects.bulk_create(
+                [
+                    RunControl(
+                        run=run,
+                        reference_material=c.reference_material,
+                        test=c.test,
+                        value_as_posted=c.value_as_posted,
+                        unit_as_posted=c.unit_as_posted,
+                        canonical_value=c.canonical_value,
+                        acceptance_low=c.limit.acceptance_low,
+                        acceptance_high=c.limit.acceptance_high,
+                    )
+                    for c in parsed
+                ]
             )
             audit_record(
                 actor=actor_of(principal=by),
@@ -235,6 +237,7 @@ def assay_run_record(
                         for c in parsed
                     ],
                 },
+                records=[run, *controls],
             )
     except IntegrityError as exc:
         if AssayRun.objects.filter(external_run_id=run_id).exists():

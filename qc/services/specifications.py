@@ -8,7 +8,7 @@ effective version is a new draft that starts as a copy of its lines.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from django.db import transaction
@@ -52,7 +52,13 @@ def _next_version(product: Product) -> int:
     return (current or 0) + 1
 
 
-def _draft_audit(spec: Specification, user: User, reason: str, action: AuditAction) -> None:
+def _draft_audit(
+    spec: Specification,
+    user: User,
+    reason: str,
+    action: AuditAction,
+    lines: Sequence[SpecificationLine] = (),
+) -> None:
     audit_record(
         actor=user.audit_actor(),
         action=action,
@@ -67,6 +73,7 @@ def _draft_audit(spec: Specification, user: User, reason: str, action: AuditActi
             "lines": spec.lines.count(),
         },
         reason=reason,
+        records=lines,
     )
 
 
@@ -114,21 +121,23 @@ def specification_new_draft(
         based_on=source,
         created_by=by,
     )
-    SpecificationLine.objects.bulk_create(
-        SpecificationLine(
-            specification=spec,
-            position=line.position,
-            name=line.name,
-            test_id=line.test_id,
-            criterion_type=line.criterion_type,
-            params=line.params,
-            alert_params=line.alert_params,
-            decimals=line.decimals,
-            required=line.required,
-        )
-        for line in source.lines.all()
+    lines = SpecificationLine.objects.bulk_create(
+        [
+            SpecificationLine(
+                specification=spec,
+                position=line.position,
+                name=line.name,
+                test_id=line.test_id,
+                criterion_type=line.criterion_type,
+                params=line.params,
+                alert_params=line.alert_params,
+                decimals=line.decimals,
+                required=line.required,
+            )
+            for line in source.lines.all()
+        ]
     )
-    _draft_audit(spec, by, reason, AuditAction.SPECIFICATION_DRAFT_CREATED)
+    _draft_audit(spec, by, reason, AuditAction.SPECIFICATION_DRAFT_CREATED, lines)
     return spec
 
 
@@ -227,6 +236,7 @@ def specification_line_add(
         object_type="specification",
         object_id=spec.pk,
         new_values=line.signature_content(),
+        records=[line],
     )
     return line
 

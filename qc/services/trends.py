@@ -167,6 +167,7 @@ def control_baseline_sign(
                 "signature_id": baseline.signature.pk,
             },
             reason=baseline.reason,
+            records=[baseline],
         )
         hooks.control_baseline_signed.emit(hooks.ControlBaselineSigned(baseline=baseline))
     return baseline

@@ -337,6 +337,7 @@ def certificate_issue(
                 "json_name": certificate.json_name,
             },
             reason=correction_reason or f"certificate of the {disposition.decision} decision",
+            records=[certificate],
         )
     log.info("certificate issued", lot=lot.lot_number, version=version, sha256=pdf_sha256)
     return certificate
@@ -419,6 +420,7 @@ def certificate_request_correction(
                 "signature_id": signature.pk,
             },
             reason=act.reason,
+            records=[correction],
         )
         certificate_enqueue_on_commit(
             disposition_id=latest.disposition_id,

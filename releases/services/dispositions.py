@@ -82,6 +82,7 @@ def disposition_record(
             "pending_tests": list(pending_tests),
         },
         reason=reason,
+        records=[disposition],
     )
     if decision in RELEASING_DECISIONS:
         certificate_enqueue_on_commit(disposition_id=disposition.pk)

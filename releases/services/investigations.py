@@ -102,7 +102,7 @@ def investigation_open(
         )
         investigation.number = f"{_PREFIX[InvestigationKind(kind)]}-{now:%Y}-{investigation.pk:05d}"
         investigation.save(update_fields=["number"])
-        InvestigationEntry.objects.create(
+        opened = InvestigationEntry.objects.create(
             investigation=investigation,
             recorded_at=now,
             recorded_by=actor.name,
@@ -123,6 +123,7 @@ def investigation_open(
                 "retest_budget": budget,
             },
             reason=summary,
+            records=[investigation, opened],
         )
         alert = _ALERTS.get(InvestigationKind(kind))
         if alert is not None:
@@ -181,6 +182,7 @@ def entry_add(
         object_id=investigation.number,
         new_values={"entry_id": entry.pk, "entry_type": entry_type, "data": data},
         reason=text,
+        records=[entry],
     )
     return entry
 

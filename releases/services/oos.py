@@ -229,6 +229,7 @@ def investigation_invalidate_result(
                 "cause": invalidation.reason,
             },
             reason=act.reason,
+            records=[invalidation],
         )
         _allow_retest(investigation, signer, f"assignable laboratory cause: {invalidation.reason}")
         _close(investigation, Conclusion.INVALIDATED, signer, act.reason)

@@ -83,6 +83,7 @@ def lot_record_recall_decision(
                 "rejection_disposition_id": disposition.pk if disposition else None,
             },
             reason=act.reason,
+            records=[decision],
         )
         return decision
 

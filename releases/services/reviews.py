@@ -74,6 +74,7 @@ def lot_record_result_review(
                 "signature_id": signature.pk,
             },
             reason=act.reason,
+            records=[record],
         )
         return record
 
@@ -149,6 +150,7 @@ def lot_record_audit_trail_review(
                 "signature_id": signature.pk,
             },
             reason=act.reason,
+            records=[record],
         )
         return record
 

@@ -38,6 +38,7 @@ class AuditAction(models.TextChoices):
     # The audit trail itself: who exported what, and checks of the hash chain.
     AUDIT_EXPORTED = "audit.exported", "Records exported"
     AUDIT_CHAIN_VERIFIED = "audit.chain_verified", "Audit-trail chain verified"
+    AUDIT_RECORDS_BOUND = "audit.records_bound", "Earlier records bound to the chain"
 
     # Master data (changed in the admin with a reason).
     PRODUCT_CREATED = "product.created", "Product created"
@@ -71,7 +72,9 @@ class AuditAction(models.TextChoices):
     LOT_CREATED = "lot.created", "Lot created"
     LOT_SPECIFICATION_REBOUND = "lot.specification_rebound", "Lot bound to another specification"
     ASSAY_RUN_RECORDED = "assay_run.recorded", "Assay run recorded"
+    # Written per result before results were bound per request (kept for stored history).
     RESULT_RECORDED = "result.recorded", "Result recorded"
+    LOT_RESULTS_RECORDED = "lot.results_recorded", "Results recorded"
     RESULT_INVALIDATED = "result.invalidated", "Result invalidated"
     LOT_EVALUATED = "lot.evaluated", "Lot evaluated"
 

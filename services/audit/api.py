@@ -19,6 +19,7 @@ from services.audit.chain import CHAINED_FIELDS
 from services.audit.exports import audit_export
 from services.audit.models import AuditEvent, ChainVerification
 from services.audit.scopes import lot_trail_events
+from services.audit.selectors import bound_record
 from services.audit.verification import chain_progress, chain_verification_enqueue
 from services.errors import NotFound
 from services.esign.models import Signature
@@ -31,7 +32,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
         # Everything the hash covers, and the chain itself: an auditor can re-verify.
-        fields = (*CHAINED_FIELDS, "previous_hash", "hash")
+        fields = (*CHAINED_FIELDS, "records", "previous_hash", "hash")
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -40,6 +41,10 @@ class AuditEventFilter(django_filters.FilterSet):
     lot = django_filters.CharFilter(
         method="filter_lot",
         label="lot number: every event of the lot's whole trail (runs and controls included)",
+    )
+    record = django_filters.CharFilter(
+        method="filter_record",
+        label="a GMP row as table:id (qc_result:42): the events that bind it by its content hash",
     )
     actor = django_filters.CharFilter(
         field_name="actor_name",
@@ -50,6 +55,9 @@ class AuditEventFilter(django_filters.FilterSet):
     class Meta:
         model = AuditEvent
         fields = ("object_type", "object_id", "action", "actor_type", "actor_name", "request_id")
+
+    def filter_record(self, queryset: QuerySet[AuditEvent], name: str, value: str) -> Any:
+        return queryset.filter(bound_record(value))
 
     def filter_lot(self, queryset: QuerySet[AuditEvent], name: str, value: str) -> Any:
         return queryset.filter(pk__in=lot_trail_events(value).order_by().values("pk"))
@@ -116,6 +124,9 @@ class ChainVerificationSerializer(serializers.ModelSerializer):
             "passed",
             "first_failing_sequence",
             "problem",
+            "records_checked",
+            "failing_table",
+            "failing_record_id",
         )
 
 

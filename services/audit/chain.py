@@ -58,6 +58,11 @@ def _time(value: datetime) -> str:
 def event_content(fields: Mapping[str, Any]) -> dict[str, Any]:
     content = {name: fields[name] for name in CHAINED_FIELDS}
     content["occurred_at"] = _time(fields["occurred_at"])
+    # The rows an event binds (services.audit.records) are part of what it says;
+    # events without any keep the content they were hashed with before bindings existed.
+    records = fields.get("records")
+    if records is not None:
+        content["records"] = records
     return content
 
 

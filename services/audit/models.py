@@ -30,6 +30,9 @@ class AuditEvent(models.Model):
     new_values = models.JSONField(null=True, blank=True)
     reason = models.TextField(blank=True)
     request_id = models.CharField(max_length=128, blank=True)
+    # The GMP rows this event created, each with its content hash
+    # ([{"table", "id", "hash"}], services.audit.records); covered by ``hash``.
+    records = models.JSONField(null=True, blank=True)
     previous_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
@@ -59,6 +62,10 @@ class ChainVerification(models.Model):
     passed = models.BooleanField()
     first_failing_sequence = models.BigIntegerField(null=True, blank=True)
     problem = models.TextField(blank=True)
+    # Bound GMP rows recomputed, and the first that no longer matches its binding.
+    records_checked = models.BigIntegerField(default=0)
+    failing_table = models.CharField(max_length=80, blank=True)
+    failing_record_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-finished_at", "-pk"]

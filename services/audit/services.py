@@ -8,17 +8,20 @@ call it as the last write of a transaction so the lock is held briefly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from services.audit.actions import AuditAction
 from services.audit.actor import Actor
 from services.audit.chain import GENESIS_HASH, event_hash, normalise_with_text
 from services.audit.models import AuditEvent
+from services.audit.records import BoundRecord, instance_hashes, unbound_hashes
 from services.observability import current_request_id
 
 # Arbitrary, fixed key for pg_advisory_xact_lock: "audit" in ASCII.
@@ -32,6 +35,8 @@ class Change:
     object_id: str
     old_values: Mapping[str, Any] | None = None
     new_values: Mapping[str, Any] | None = None
+    # The GMP rows this change created, with their content hashes (records.py).
+    records: Sequence[BoundRecord] | None = None
 
 
 def audit_record(
@@ -44,9 +49,15 @@ def audit_record(
     new_values: Mapping[str, Any] | None = None,
     reason: str = "",
     request_id: str | None = None,
+    records: Sequence[Model] = (),
 ) -> AuditEvent:
-    """Append one event to the audit trail, in the caller's transaction."""
-    change = Change(action, object_type, str(object_id), old_values, new_values)
+    """Append one event to the audit trail, in the caller's transaction.
+
+    ``records``: the GMP rows the change created (saved instances of registered
+    models, in their final state); the event binds their content hashes.
+    """
+    bound = instance_hashes(records) if records else None
+    change = Change(action, object_type, str(object_id), old_values, new_values, bound)
     return audit_record_many(actor=actor, changes=[change], reason=reason, request_id=request_id)[0]
 
 
@@ -66,7 +77,12 @@ def audit_record_many(
     if not connection.in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction that makes the change")
     prepared = [
-        (change, normalise_with_text(change.old_values), normalise_with_text(change.new_values))
+        (
+            change,
+            normalise_with_text(change.old_values),
+            normalise_with_text(change.new_values),
+            _records_text(change.records),
+        )
         for change in changes
     ]
     if not prepared:
@@ -98,7 +114,7 @@ def audit_record_many(
         now = timezone.now()
         events = []
         rows: list[tuple[Any, ...]] = []
-        for pk, (change, old_values, new_values) in zip(ids, prepared, strict=True):
+        for pk, (change, old_values, new_values, records) in zip(ids, prepared, strict=True):
             sequence += 1
             fields: dict[str, Any] = {
                 "sequence": sequence,
@@ -109,6 +125,7 @@ def audit_record_many(
                 "object_id": change.object_id,
                 "old_values": old_values[0],
                 "new_values": new_values[0],
+                "records": records[0],
             }
             digest = event_hash(previous_hash, fields)
             event = AuditEvent(id=pk, **fields, previous_hash=previous_hash, hash=digest)
@@ -126,6 +143,7 @@ def audit_record_many(
                     change.object_id,
                     old_values[1],
                     new_values[1],
+                    records[1],
                     previous_hash,
                     digest,
                 )
@@ -152,6 +170,47 @@ _COPY_COLUMNS = (
     "object_id",
     "old_values",
     "new_values",
+    "records",
     "previous_hash",
     "hash",
 )
+
+
+def _records_text(
+    records: Sequence[BoundRecord] | None,
+) -> tuple[list[BoundRecord] | None, str | None]:
+    """Bindings as stored and as COPY text: plain ints and strings read back unchanged."""
+    if not records:
+        return None, None
+    as_list = list(records)
+    return as_list, json.dumps(as_list, separators=(",", ":"))
+
+
+def audit_records_bind(*, actor: Actor, reason: str) -> AuditEvent | None:
+    """Bind every GMP row no event binds yet (rows written before bindings existed)
+    with one audited event; None when there is nothing to bind.
+
+    The rows are hashed as they stand now: the event says so, with its reason
+    (21 CFR 11.10(e)); from then on a change behind the trigger's back shows.
+    """
+    if not reason.strip():
+        raise ValueError("binding earlier records needs a reason")
+    with transaction.atomic():
+        # The chain lock first: no request binds the same rows meanwhile.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_AUDIT_CHAIN_LOCK])
+        records = unbound_hashes()
+        if not records:
+            return None
+        tables: dict[str, int] = {}
+        for record in records:
+            tables[record["table"]] = tables.get(record["table"], 0) + 1
+        change = Change(
+            AuditAction.AUDIT_RECORDS_BOUND,
+            "audit",
+            "records",
+            None,
+            {"records": len(records), "tables": tables},
+            records,
+        )
+        return audit_record_many(actor=actor, changes=[change], reason=reason.strip())[0]

@@ -21,7 +21,7 @@ from django.utils import timezone
 from services.audit.actions import AuditAction
 from services.audit.actor import Actor
 from services.audit.models import AuditEvent, ChainVerification
-from services.audit.selectors import ChainBreak, audit_chain_verify
+from services.audit.selectors import ChainBreak, RecordsChecked, audit_chain_verify
 from services.audit.services import audit_record
 from services.celery import app as celery_app
 
@@ -71,6 +71,9 @@ class ChainStatus:
                 "events_checked": v.checked,
                 "first_failing_sequence": v.first_failing_sequence,
                 "problem": v.problem,
+                "records_checked": v.records_checked,
+                "failing_table": v.failing_table,
+                "failing_record_id": v.failing_record_id,
                 "covers_head": self.covers_head,
             },
         }
@@ -82,12 +85,14 @@ class ChainStatus:
             return f"{head}; the chain has never been verified."
         when = f"{v.finished_at:%Y-%m-%d %H:%M:%S} UTC"
         if not v.passed:
-            return (
-                f"{head}; VERIFICATION FAILED at {when}: event #{v.first_failing_sequence} "
-                f"{v.problem}."
-            )
+            # A record's problem names its table, id and binding event itself.
+            where = "" if v.failing_table else f"event #{v.first_failing_sequence} "
+            return f"{head}; VERIFICATION FAILED at {when}: {where}{v.problem}."
         tail = "" if self.covers_head else f" (events after #{v.head_sequence} not yet verified)"
-        return f"{head}; verification passed at {when} up to #{v.head_sequence}{tail}."
+        return (
+            f"{head}; verification passed at {when} up to #{v.head_sequence}, "
+            f"{v.records_checked} bound records recomputed{tail}."
+        )
 
 
 def chain_head() -> ChainHead:
@@ -135,12 +140,15 @@ def chain_verification_run(*, run_id: str, actor: Actor) -> ChainVerification:
         return done
     started = timezone.now()
     head = chain_head()
-    checked = 0
+    checked = records_checked = 0
     failure: ChainBreak | None = None
     for outcome in audit_chain_verify():
         if isinstance(outcome, ChainBreak):
             failure = outcome
             break
+        if isinstance(outcome, RecordsChecked):
+            records_checked = outcome.count
+            continue
         checked = outcome
         cache.set(
             _progress_key(run_id),
@@ -159,6 +167,9 @@ def chain_verification_run(*, run_id: str, actor: Actor) -> ChainVerification:
             passed=failure is None,
             first_failing_sequence=failure.sequence if failure else None,
             problem=failure.problem if failure else "",
+            records_checked=records_checked,
+            failing_table=failure.table if failure else "",
+            failing_record_id=failure.record_id if failure else None,
         )
         audit_record(
             actor=actor,
@@ -171,6 +182,9 @@ def chain_verification_run(*, run_id: str, actor: Actor) -> ChainVerification:
                 "head_sequence": verification.head_sequence,
                 "first_failing_sequence": verification.first_failing_sequence,
                 "problem": verification.problem,
+                "records_checked": records_checked,
+                "failing_table": verification.failing_table,
+                "failing_record_id": verification.failing_record_id,
             },
         )
     cache.set(

@@ -136,6 +136,7 @@ def signature_record(
             "statement": statement,
         },
         reason=signature.reason,
+        records=[signature],
     )
     return signature
 

@@ -95,12 +95,14 @@ def test_every_result_is_attributed_server_timestamped_and_audited(
     results = list(Result.objects.order_by("pk"))
     assert all(r.posted_by_client == mes[0] and r.entered_by_user is None for r in results)
     assert all(before <= r.received_at <= timezone.now() for r in results)
-    events = AuditEvent.objects.filter(action="result.recorded").order_by("sequence")
-    assert [e.object_id for e in events] == [str(r.pk) for r in results]
-    assert {(e.actor_type, e.actor_name) for e in events} == {("client", "MES-1")}
-    assert events[0].new_values["value"] == "2.1e11"
-    assert events[0].new_values["canonical_value"] == "210000000000"
-    assert events[0].request_id == results[0].request_id != ""
+    # One event per request, binding every result it stored (services.audit.records).
+    event = AuditEvent.objects.get(action="lot.results_recorded")
+    assert (event.object_type, event.object_id) == ("lot", lot.lot_number)
+    assert [(r["table"], r["id"]) for r in event.records] == [("qc_result", r.pk) for r in results]
+    assert all(len(r["hash"]) == 64 for r in event.records)
+    assert (event.actor_type, event.actor_name) == ("client", "MES-1")
+    assert event.new_values == {"results": 2, "tests": ["NTA-CONC"]}
+    assert event.request_id == results[0].request_id != ""
 
 
 def test_first_results_move_a_quarantined_lot_to_in_testing_and_bump_its_data_version(
@@ -137,7 +139,7 @@ def test_a_qc_analyst_may_post_results_attributed_to_them(
     assert response.status_code == 201
     result = Result.objects.get()
     assert result.entered_by_user == analyst and result.posted_by_client is None
-    assert AuditEvent.objects.get(action="result.recorded").actor_name.endswith("(analyst)")
+    assert AuditEvent.objects.get(action="lot.results_recorded").actor_name.endswith("(analyst)")
 
 
 @pytest.mark.requirement("21CFR11.10d")
@@ -179,8 +181,11 @@ def test_a_correction_is_a_new_result_superseding_the_old_one(
     assert listed[0]["superseded_by"] == listed[1]["id"]
     assert listed[1]["supersedes"] == first["id"]
     assert listed[1]["supersede_reason"] == "transcription error"
-    event = AuditEvent.objects.filter(action="result.recorded").last()
-    assert event is not None and event.new_values["supersedes"] == first["id"]
+    event = AuditEvent.objects.filter(action="lot.results_recorded").last()
+    assert event is not None
+    assert event.new_values["supersessions"] == [
+        {"result": listed[1]["id"], "supersedes": first["id"], "reason": "transcription error"}
+    ]
     again = {"results": [conc("2.3e11", supersedes=first["id"], supersede_reason="again")]}
     refused = post_json(mes_api, url(lot), again)
     assert refused.status_code == 400
@@ -461,7 +466,8 @@ def test_5000_results_are_stored_in_one_request(world: Any, lot: Any, mes_api: A
     response = post_json(mes_api, url(lot), {"results": items})
     assert response.status_code == 201
     assert Result.objects.count() == 5000
-    assert AuditEvent.objects.filter(action="result.recorded").count() == 5000
+    event = AuditEvent.objects.get(action="lot.results_recorded")
+    assert len(event.records) == 5000
 
 
 def test_unknown_lot_is_a_404(world: Any, mes_api: Any) -> None:
