@@ -198,7 +198,7 @@ def assay_run_record(
                 posted_by_client=client,
                 entered_by_user=user,
             )
-            controls = RunControl.objects.bulk_create(
+            stored_controls = RunControl.objects.bulk_create(
                 [
                     RunControl(
                         run=run,
@@ -237,7 +237,7 @@ def assay_run_record(
                         for c in parsed
                     ],
                 },
-                records=[run, *controls],
+                records=[run, *stored_controls],
             )
     except IntegrityError as exc:
         if AssayRun.objects.filter(external_run_id=run_id).exists():

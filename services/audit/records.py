@@ -59,9 +59,17 @@ _tables: dict[str, GmpTable] = {}
 
 def register(model: type[Model], *, mutable: Sequence[str] = ()) -> None:
     """Put ``model``'s rows under the chain (call from the owning app's ``ready()``)."""
-    columns = tuple(model._meta.get_field(name).column for name in mutable)
+    columns = tuple(_column(model, name) for name in mutable)
     table = model._meta.db_table
     _tables[table] = GmpTable(table=table, model=model, mutable=columns)
+
+
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    column = getattr(field, "column", None)
+    if not isinstance(column, str):
+        raise ValueError(f"{model._meta.label}.{name} is not a column")
+    return column
 
 
 def registered() -> tuple[GmpTable, ...]:

@@ -38,13 +38,15 @@ def test_the_trail_of_a_lot_holds_its_runs_controls_results_and_signatures(
     kinds = {(e.object_type, e.action) for e in trail}
     assert ("lot", AuditAction.LOT_CREATED) in kinds
     assert ("lot", AuditAction.LOT_EVALUATED) in kinds
-    assert ("result", AuditAction.RESULT_RECORDED) in kinds
+    # One event per results request, on the lot, binding each result it stored.
+    assert ("lot", AuditAction.LOT_RESULTS_RECORDED) in kinds
     run_events = [e for e in trail if e.object_type == "assay_run"]
     assert [e.object_id for e in run_events if e.object_id == run.external_run_id]
     nta = next(e for e in run_events if e.object_id == run.external_run_id)
     assert nta.new_values["controls"]  # the bead control is part of the run's event
-    result_ids = {str(pk) for pk in Result.objects.filter(lot=lot).values_list("pk", flat=True)}
-    assert result_ids == {e.object_id for e in trail if e.object_type == "result"}
+    result_ids = set(Result.objects.filter(lot=lot).values_list("pk", flat=True))
+    recorded = [e for e in trail if e.action == AuditAction.LOT_RESULTS_RECORDED]
+    assert result_ids == {r["id"] for e in recorded for r in e.records}
     # Nothing of another lot leaks in.
     other_runs = set(
         AssayRun.objects.exclude(results__lot=lot).values_list("external_run_id", flat=True)
