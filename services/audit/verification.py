@@ -90,8 +90,8 @@ class ChainStatus:
             return f"{head}; VERIFICATION FAILED at {when}: {where}{v.problem}."
         tail = "" if self.covers_head else f" (events after #{v.head_sequence} not yet verified)"
         return (
-            f"{head}; verification passed at {when} up to #{v.head_sequence}, "
-            f"{v.records_checked} bound records recomputed{tail}."
+            f"{head}; verification passed at {when} up to #{v.head_sequence} "
+            f"({v.records_checked} bound records recomputed){tail}."
         )
 
 

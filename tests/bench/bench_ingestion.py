@@ -16,7 +16,8 @@ workers, and measures in the same run:
 * ``HTTP ingestion``  POST /api/v1/lots/<lot>/results/ with Idempotency-Key and an
   API key, ``--batch`` results per request, ``--clients`` connections at once;
   each result validated, converted to its test's unit, stored, and audited (one
-  hash-chained audit event per result); the lot's data version bumped and its
+  hash-chained ``lot.results_recorded`` event per request binding every result by
+  the content hash PostgreSQL computes); the lot's data version bumped and its
   evaluation enqueued.  Request bodies are encoded before the clock starts.
 * ``psycopg COPY``  the same rows written straight into qc_result with COPY: the
   physical limit of the table (no validation, no audit, no HTTP).
@@ -459,10 +460,17 @@ def main() -> int:
         server.wait(timeout=30)
 
     stored = Result.objects.filter(lot__lot_number__in=data["lots"]).count()
-    events = AuditEvent.objects.filter(action="result.recorded").count()
+    events = sum(
+        len(records)
+        for records in AuditEvent.objects.filter(action="lot.results_recorded").values_list(
+            "records", flat=True
+        )
+    )
     expected = len(items) + 50 * args.workers * 2
     if stored != expected or events != expected:
-        raise SystemExit(f"stored {stored} results and {events} audit events, expected {expected}")
+        raise SystemExit(
+            f"stored {stored} results and bound {events} in events, expected {expected}"
+        )
     http_rate = len(items) / wall
 
     log("psycopg COPY baseline")
