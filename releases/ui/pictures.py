@@ -25,8 +25,8 @@ from qc.evaluation.size_distribution import (
 from qc.selectors import EvaluationLine, TrendPoint
 from services import charts
 
-WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 18, 40
+WIDTH, HEIGHT = 640, 280
+LEFT, RIGHT, TOP, BOTTOM = 64, 16, 38, 40
 SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 120, 28, 4
 
 
@@ -50,6 +50,7 @@ class Marker:
     x: float
     label: str
     kind: str  # css class: mode, percentile
+    label_y: float  # the mode's label above the D-values' row, so close ones never overlap
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +105,10 @@ def histogram(*, result_id: int, test_code: str, raw_data: Mapping[str, Any]) ->
         for b in bins
     )
     markers = (
-        Marker(x(summary.mode_nm), f"mode {summary.mode_nm:.0f}", "mode"),
-        Marker(x(summary.d10_nm), f"D10 {summary.d10_nm:.0f}", "percentile"),
-        Marker(x(summary.d50_nm), f"D50 {summary.d50_nm:.0f}", "percentile"),
-        Marker(x(summary.d90_nm), f"D90 {summary.d90_nm:.0f}", "percentile"),
+        Marker(x(summary.mode_nm), f"mode {summary.mode_nm:.0f}", "mode", TOP - 22),
+        Marker(x(summary.d10_nm), f"D10 {summary.d10_nm:.0f}", "percentile", TOP - 6),
+        Marker(x(summary.d50_nm), f"D50 {summary.d50_nm:.0f}", "percentile", TOP - 6),
+        Marker(x(summary.d90_nm), f"D90 {summary.d90_nm:.0f}", "percentile", TOP - 6),
     )
     return Histogram(
         result_id=result_id,
