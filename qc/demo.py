@@ -497,6 +497,22 @@ def _curve(potency: float) -> dict[str, list[dict[str, float]]]:
     }
 
 
+def _size_distribution(mode_nm: float, tracked: int = 5000) -> dict[str, Any]:
+    """An NTA size histogram as the instrument exports it: particles tracked per 8 nm
+    bin, log-normal (EV sizes are right-skewed) with its peak at ``mode_nm``."""
+    sigma = 0.35
+    mu = math.log(mode_nm) + sigma**2  # the log-normal's mode is exp(mu - sigma^2)
+
+    def below(size: float) -> float:
+        return 0.5 * (1 + math.erf((math.log(size) - mu) / (sigma * math.sqrt(2))))
+
+    bins = [
+        {"low_nm": low, "high_nm": low + 8, "count": round(tracked * (below(low + 8) - below(low)))}
+        for low in range(28, 396, 8)
+    ]
+    return {"size_distribution": {"bins": bins}}
+
+
 def _post_lot(demo: DemoLot, client: ApiClient, index: int) -> None:
     day = timezone.now() - timedelta(days=20 - index)
     demo_lot_create(lot_number=demo.lot_number, client=client, tested_on=day)
@@ -517,7 +533,7 @@ def _post_lot(demo: DemoLot, client: ApiClient, index: int) -> None:
         item("NTA-CONC", "2.05e11", "particles/mL", run=runs["NTA"], replicate=1),
         item("NTA-CONC", "2.1 x10^11", "/mL", run=runs["NTA"], replicate=2),
         item("NTA-CONC", "2.12e8", "particles/µL", run=runs["NTA"], replicate=3),
-        item("NTA-MODE", "112", "nm", run=runs["NTA"]),
+        item("NTA-MODE", "112", "nm", run=runs["NTA"], raw_data=_size_distribution(112)),
         item("TRPS-MODE", "0.105", "µm", run=runs["TRPS"]),
         item("BCA", "4.2", "µg/mL"),
         item("LAL", demo.endotoxin, "EU/mL", run=runs["LAL"]),

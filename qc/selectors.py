@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -21,6 +21,8 @@ from qc.evaluation.control import (
     moving_ranges,
     rule_violations,
 )
+from qc.evaluation.suitability import control_problems, run_problem
+from qc.evaluation.types import ControlInput
 from qc.models import (
     AssayRun,
     ControlBaseline,
@@ -36,7 +38,7 @@ from qc.models import (
     SpecificationStatus,
     TestMethod,
 )
-from qc.services.evaluation_inputs import lot_evaluate_now
+from qc.services.evaluation_inputs import lot_evaluate_now, run_inputs
 from services.errors import NotFound
 
 if TYPE_CHECKING:
@@ -295,6 +297,73 @@ def assay_run_list() -> QuerySet[AssayRun]:
     ).prefetch_related("controls__reference_material", "controls__test")
 
 
+@dataclass(frozen=True, slots=True)
+class ControlCheck:
+    """One reference-material control of a run against the range recorded with the run."""
+
+    control: ControlInput
+    problems: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """An assay run of a lot as the engine judges its system suitability."""
+
+    pk: int
+    external_run_id: str
+    method_code: str
+    method_name: str
+    instrument: str
+    analyst: str
+    started_at: datetime
+    controls: tuple[ControlCheck, ...]
+    problem: str | None  # why the run is not suitable (None: suitable)
+    result_ids: tuple[int, ...]  # the lot's results measured in the run
+
+    @property
+    def suitable(self) -> bool:
+        return self.problem is None
+
+
+def lot_runs(*, lot: Lot) -> list[RunSummary]:
+    """The assay runs behind the lot's results, oldest first, each with its controls and
+    the engine's suitability verdict (``qc.evaluation.suitability``): a run that fails
+    makes every result measured in it invalid (FDA OOS guidance). Five queries."""
+    by_run: dict[int, list[int]] = {}
+    for pk, run_id in Result.objects.filter(lot=lot, run__isnull=False).values_list("pk", "run_id"):
+        by_run.setdefault(run_id, []).append(pk)
+    inputs = run_inputs(set(by_run))
+    runs = AssayRun.objects.filter(pk__in=by_run).select_related("method", "instrument")
+    summaries = []
+    for run in runs.order_by("started_at", "pk"):
+        engine_run = inputs[run.pk]
+        summaries.append(
+            RunSummary(
+                pk=run.pk,
+                external_run_id=run.external_run_id,
+                method_code=run.method.code,
+                method_name=run.method.name,
+                instrument=run.instrument.code if run.instrument else "",
+                analyst=run.analyst,
+                started_at=run.started_at,
+                controls=tuple(
+                    ControlCheck(
+                        control,
+                        tuple(control_problems(replace(engine_run, controls=(control,)))),
+                    )
+                    for control in engine_run.controls
+                ),
+                problem=run_problem(engine_run),
+                result_ids=tuple(sorted(by_run[run.pk])),
+            )
+        )
+    return summaries
+
+
 def product_list() -> QuerySet[Product]:
     return Product.objects.all()
 
@@ -345,6 +414,40 @@ class TrendPoint:
 _NOT_JUDGED = (LineVerdict.INVALID, LineVerdict.MISSING)
 
 
+def _points_of(
+    rows: Iterable[tuple[str, date, list[dict[str, Any]] | None]], test_codes: set[str]
+) -> dict[str, list[TrendPoint]]:
+    """Each test's points among evaluation ``rows`` (lot number, manufactured, lines),
+    in manufacture order; a line with invalid or missing data is not a point."""
+    found: dict[str, list[TrendPoint]] = {}
+    for lot_number, manufactured_on, lines in rows:
+        seen: set[str] = set()
+        for stored in lines or ():
+            code = stored.get("test_code")
+            if code not in test_codes or code in seen:
+                continue
+            line = EvaluationLine.from_stored(stored)
+            shown = _reportable(line)
+            if line.verdict in _NOT_JUDGED or shown is None:
+                continue
+            seen.add(code)
+            used = [int(i) for i in line.used_result_ids]
+            found.setdefault(code, []).append(
+                TrendPoint(
+                    lot_number=lot_number,
+                    manufactured_on=manufactured_on,
+                    value=Decimal(str(shown.value)),
+                    text=shown.text,
+                    verdict=line.verdict,
+                    line_name=line.name,
+                    result_id=max(used) if used else None,
+                )
+            )
+    for points in found.values():
+        points.sort(key=lambda p: (p.manufactured_on, p.lot_number))
+    return found
+
+
 def trend_points(*, product: Product, test: TestMethod) -> list[TrendPoint]:
     """Every lot of ``product`` whose current evaluation judged a number for ``test``,
     in manufacture order (lots with invalid or missing data are not points).
@@ -357,29 +460,30 @@ def trend_points(*, product: Product, test: TestMethod) -> list[TrendPoint]:
         .distinct("lot_id")
         .values_list("lot__lot_number", "lot__manufactured_on", "lines")
     )
-    points = []
-    for lot_number, manufactured_on, lines in rows:
-        for stored in lines or ():
-            if stored.get("test_code") != test.code:
-                continue
-            line = EvaluationLine.from_stored(stored)
-            shown = _reportable(line)
-            if line.verdict in _NOT_JUDGED or shown is None:
-                continue
-            used = [int(i) for i in line.used_result_ids]
-            points.append(
-                TrendPoint(
-                    lot_number=lot_number,
-                    manufactured_on=manufactured_on,
-                    value=Decimal(str(shown.value)),
-                    text=shown.text,
-                    verdict=line.verdict,
-                    line_name=line.name,
-                    result_id=max(used) if used else None,
-                )
-            )
-            break
-    return sorted(points, key=lambda p: (p.manufactured_on, p.lot_number))
+    return _points_of(rows, {test.code}).get(test.code, [])
+
+
+def recent_trend_points(
+    *, lot: Lot, test_codes: Iterable[str], lots: int = 12
+) -> dict[str, list[TrendPoint]]:
+    """The points of each test over the ``lots`` most recent lots of the lot's product
+    manufactured up to it (the lot included), for its sparklines.
+
+    One query whatever the number of tests and of the product's lots: the newest
+    evaluation of each of those lots (``DISTINCT ON`` over a limited subquery).
+    """
+    recent = (
+        Lot.objects.filter(product_id=lot.product_id, manufactured_on__lte=lot.manufactured_on)
+        .order_by("-manufactured_on", "-lot_number")
+        .values("pk")[:lots]
+    )
+    rows = (
+        Evaluation.objects.filter(lot_id__in=Subquery(recent))
+        .order_by("lot_id", "-id")
+        .distinct("lot_id")
+        .values_list("lot__lot_number", "lot__manufactured_on", "lines")
+    )
+    return _points_of(rows, set(test_codes))
 
 
 def _reportable(line: EvaluationLine) -> ShownLineValue | None:

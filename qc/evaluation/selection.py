@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 from qc.evaluation.types import ResultInput
 from qc.units import UnitError, conversion_factor
@@ -27,9 +29,21 @@ class Selection:
     excluded: tuple[tuple[ResultInput, str], ...]
 
     def notes(self) -> list[str]:
-        notes = [f"{r.result_id} not counted: {why}" for r, why in self.excluded]
-        notes += [f"{r.result_id} invalid: {why}" for r, why in self.invalid]
+        notes = [f"{r.result_id} {NOT_COUNTED}: {why}" for r, why in self.excluded]
+        notes += [f"{r.result_id} {INVALID}: {why}" for r, why in self.invalid]
         return notes
+
+
+NOT_COUNTED: Final = "not counted"
+INVALID: Final = "invalid"
+_NOTE = re.compile(rf"^(?P<id>\d+) (?P<kind>{NOT_COUNTED}|{INVALID}): (?P<why>.*)$", re.DOTALL)
+
+
+def result_note(note: str) -> tuple[str, str, str] | None:
+    """(result id, ``NOT_COUNTED`` or ``INVALID``, why) of a note :meth:`Selection.notes`
+    wrote, so a page can link the result instead of printing its bare id; else None."""
+    found = _NOTE.match(note)
+    return None if found is None else (found["id"], found["kind"], found["why"])
 
 
 @lru_cache(maxsize=1024)

@@ -93,7 +93,8 @@ def lot_input_of(*, lot_number: str, process: Mapping[str, Any]) -> LotInput:
     )
 
 
-def _runs(run_ids: set[int]) -> dict[int, RunInput]:
+def run_inputs(run_ids: set[int]) -> dict[int, RunInput]:
+    """The engine's view of each run (its controls against the range recorded with it)."""
     if not run_ids:
         return {}
     runs = {
@@ -186,7 +187,7 @@ def inputs_for_lots(*, lots: Sequence[Lot] | Iterable[Lot]) -> dict[int, LotInpu
         )
     )
     superseded = {row["supersedes_id"] for row in rows if row["supersedes_id"]}
-    runs = _runs({row["run_id"] for row in rows if row["run_id"]})
+    runs = run_inputs({row["run_id"] for row in rows if row["run_id"]})
     by_lot: dict[int, list[ResultInput]] = defaultdict(list)
     runs_by_lot: dict[int, set[int]] = defaultdict(set)
     for row in rows:

@@ -386,10 +386,17 @@ def retests_after(investigation: Investigation) -> tuple[list[Result], int]:
     original = investigation.result
     if original is None:
         return [], 0
-    later = list(
-        Result.objects.filter(
-            lot_id=investigation.lot_id, test_id=original.test_id, pk__gt=original.pk
-        ).order_by("pk")
+    later = Result.objects.filter(
+        lot_id=investigation.lot_id, test_id=original.test_id, pk__gt=original.pk
+    )
+    return _retests_among(original, later)
+
+
+def _retests_among(original: Result, results: Iterable[Result]) -> tuple[list[Result], int]:
+    """:func:`retests_after` over results already loaded (any of the lot's)."""
+    later = sorted(
+        (r for r in results if r.test_id == original.test_id and r.pk > original.pk),
+        key=lambda r: r.pk,
     )
     later_ids = {r.pk for r in later}
     retests = [r for r in later if r.supersedes_id not in later_ids]
@@ -401,16 +408,19 @@ def _retest_check(lot: Lot) -> Check:
     """FDA OOS guidance: retests only once allowed, within the budget, by another analyst."""
     title = "Retests were allowed, within the method's budget, by another analyst (FDA OOS)"
     problems: list[Problem] = []
-    investigations = (
+    investigations = list(
         Investigation.objects.filter(lot=lot, kind__in=PHASED_KINDS, result__isnull=False)
         .select_related("result", "result__test")
         .order_by("pk")
     )
+    # One query for the retests of every OOS, not one per investigation.
+    tests = {i.result.test_id for i in investigations if i.result is not None}
+    candidates = list(Result.objects.filter(lot=lot, test_id__in=tests)) if tests else []
     for investigation in investigations:
         original = investigation.result
         assert original is not None
         code = original.test.code
-        retests, attempts = retests_after(investigation)
+        retests, attempts = _retests_among(original, candidates)
         if not retests:
             continue
         if investigation.retest_allowed_at is None:

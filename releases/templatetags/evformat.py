@@ -66,3 +66,9 @@ def expanded(panels: list[Any]) -> list[Any]:
 def collapsed(panels: list[Any]) -> list[Any]:
     """The action panels folded away (holds, rejections, repeated reviews)."""
     return [panel for panel in panels if panel.collapsed]
+
+
+@register.filter
+def of(mapping: dict[Any, Any] | None, key: Any) -> Any:
+    """``mapping[key]``, or None: a value precomputed per row (``sparklines|of:line_id``)."""
+    return (mapping or {}).get(key)

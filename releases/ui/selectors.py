@@ -57,6 +57,7 @@ from releases.services.guards import (
 )
 from releases.services.oos import invalidation_signer_problems
 from releases.ui.actions import DECISION_KEY, INVESTIGATION_ACTIONS, LOT_ACTIONS, checklist_action
+from releases.ui.lot_sections import LotSections, lot_sections
 from releases.ui.refusals import Refusal
 from services.accounts.models import Role, User
 from services.audit.models import AuditEvent
@@ -163,6 +164,8 @@ class LotPage:
     trail: LotTrail
     # Open out-of-trend notices (control-chart rules): part of the review by exception.
     out_of_trend: list[Investigation] = field(default_factory=list)
+    # The results rows ready to print, the runs, the pictures (releases.ui.lot_sections).
+    sections: LotSections | None = None
 
 
 @dataclass
@@ -203,7 +206,14 @@ def lot_page(lot_number: str, trail_page: str | int | None = 1) -> LotPage:
     stale = current is not None and current.stale
     results = list(
         Result.objects.filter(lot=lot)
-        .select_related("test", "run", "posted_by_client", "entered_by_user", "invalidation")
+        .select_related(
+            "test",
+            "run",
+            "posted_by_client",
+            "entered_by_user",
+            "invalidation",
+            "invalidation__investigation",
+        )
         .order_by("test__code", "replicate", "pk")
     )
     investigations = list(lot.investigations.select_related("result__test").order_by("-opened_at"))
@@ -224,6 +234,7 @@ def lot_page(lot_number: str, trail_page: str | int | None = 1) -> LotPage:
             for i in investigations
             if i.kind == InvestigationKind.CONTROL_RULE and i.phase != InvestigationPhase.CLOSED
         ],
+        sections=lot_sections(lot, results, lines),
     )
 
 

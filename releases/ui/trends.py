@@ -11,6 +11,7 @@ from django import forms
 
 from qc.selectors import ChartPoint, ControlChart
 from releases.ui.forms import SignatureForm
+from services import charts
 
 WIDTH, I_HEIGHT, MR_HEIGHT = 900, 320, 160
 LEFT, RIGHT, TOP, BOTTOM = 130, 20, 16, 28
@@ -59,19 +60,13 @@ class Panel:
     ticks: list[tuple[float, str]]
 
 
-def _scale(low: float, high: float, height: int) -> Any:
-    span = (high - low) or abs(high) or 1.0
-    low, high = low - span * 0.08, high + span * 0.08
-
-    def y(value: float) -> float:
-        return round(TOP + (high - value) / (high - low) * (height - TOP - BOTTOM), 1)
-
-    return y
+def _scale(low: float, high: float, height: int) -> charts.Scale:
+    low, high = charts.padded(low, high)
+    return charts.Scale(low, high, height - BOTTOM, TOP)
 
 
 def _x(index: int, count: int) -> float:
-    inner = WIDTH - LEFT - RIGHT
-    return round(LEFT + (inner * (index + 0.5) / max(count, 1)), 1)
+    return charts.slot(index, count, LEFT, WIDTH - RIGHT)
 
 
 def _n(value: Decimal | None) -> float | None:
@@ -97,13 +92,12 @@ def _panel(
         height=height,
         lines=[Line(y(v), label, kind) for v, label, kind in lines if v is not None],
         dots=dots,
-        polyline=" ".join(f"{d.x},{d.y}" for d in dots),
+        polyline=charts.polyline((d.x, d.y) for d in dots),
         ticks=[(d.x, d.point.lot_number[-3:]) for d in dots],
     )
 
 
-def _short(value: float | None) -> str:
-    return "" if value is None else f"{value:.4g}"
+_short = charts.short
 
 
 def chart_panels(chart: ControlChart) -> tuple[Panel, Panel]:

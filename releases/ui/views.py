@@ -34,6 +34,7 @@ from releases.policy import ACTIONS, ActionKey, may_take, role_names
 from releases.selectors import certificate_get, lot_audit_trail, notifications_for
 from releases.services.notifications import notification_mark_read
 from releases.ui.actions import INVESTIGATION_ACTIONS, LOT_ACTIONS
+from releases.ui.pictures import PICTURE_FRAME
 from releases.ui.refusals import Refusal, refusal_of
 from releases.ui.selectors import (
     Bound,
@@ -120,6 +121,7 @@ def _render_lot(
         "release": release_panel(page.lot, user, bound),
         "record": lot_record(page.lot),
         "refused": bound.refusal if bound is not None and bound.form is None else None,
+        **PICTURE_FRAME,
     }
     return render(request, "releases/lot_detail.html", context, status=status)
 
