@@ -250,8 +250,9 @@ def lot_audit_trail(*, lot: Lot) -> QuerySet[AuditEvent]:
     The lot itself (status, evaluations, reviews, decisions, certificates), its
     results (recorded, invalidated), the assay runs those results came from with
     their reference-material controls (``assay_run`` events carry the controls),
-    its investigations and their entries, and every signature applied to one of
-    the lot's records (a signature's event names the signed model and its pk).
+    its investigations and their entries, every signature applied to one of the
+    lot's records (a signature's event names the signed model and its pk), every
+    failed attempt to sign for it, and the notifications sent about it.
     The ids are collected by subqueries, so the whole trail is one query.
     """
     results = Result.objects.filter(lot=lot)
@@ -273,6 +274,8 @@ def lot_audit_trail(*, lot: Lot) -> QuerySet[AuditEvent]:
             object_id__in=AssayRun.objects.filter(results__lot=lot).values("external_run_id"),
         )
         | Q(object_type="investigation", object_id__in=investigations.values("number"))
+        # A failed attempt to sign for the lot is the person's event, naming the lot.
+        | Q(action=AuditAction.USER_SIGNATURE_FAILED, new_values__lot=lot.lot_number)
     )
     for model, records in signed:
         touches |= Q(object_type=model._meta.model_name, object_id__in=_ids(records))

@@ -111,10 +111,17 @@ def require_meaningful_reason(reason: str | None, field: str = "reason") -> str:
 MEANINGFUL_REASON_WORDS = 3
 
 
-def _authenticated(action: PolicyAction, auth: AuthContext, password: str | None) -> User | None:
-    """Step 3: the password, re-entered, when the action signs (or it was given anyway)."""
+def _authenticated(
+    action: PolicyAction, auth: AuthContext, password: str | None, signing_for: dict[str, str]
+) -> User | None:
+    """Step 3: the password, re-entered, when the action signs (or it was given anyway);
+    a failed attempt names the lot (and investigation) it was for, and the action."""
     if action.signs or password:
-        return signer_authenticate(auth=auth, password=password or "")
+        return signer_authenticate(
+            auth=auth,
+            password=password or "",
+            signing_for={**signing_for, "action": action.key.value},
+        )
     return None
 
 
@@ -141,7 +148,7 @@ def lot_command(
         raise lot_not_found(lot_number)
     person = policy_require_person(key, auth.principal, found)
     reason = require_reason(reason, reason_field)
-    person = _authenticated(action, auth, password) or person
+    person = _authenticated(action, auth, password, {"lot": lot_number}) or person
     with transaction.atomic():
         lot = lot_lock(lot_number=lot_number)
         if lot is None:
@@ -175,7 +182,12 @@ def investigation_command(
 ) -> T:
     """Run ``body`` on the locked investigation (and its lot) as the policy's action ``key``."""
     action = ACTIONS[key]
-    if not Investigation.objects.filter(number=number).exists():
+    lot_number = (
+        Investigation.objects.filter(number=number)
+        .values_list("lot__lot_number", flat=True)
+        .first()
+    )
+    if lot_number is None:
         raise NotFound(
             f"investigation {number} does not exist",
             code="investigation_not_found",
@@ -183,7 +195,8 @@ def investigation_command(
         )
     person = policy_require_person(key, auth.principal)
     reason = require_reason(reason, reason_field)
-    person = _authenticated(action, auth, password) or person
+    signing_for = {"lot": lot_number, "investigation": number}
+    person = _authenticated(action, auth, password, signing_for) or person
     with transaction.atomic():
         investigation = investigation_locked(number=number)
         lot = (

@@ -22,9 +22,12 @@ from django.utils import timezone
 from qc.models import Lot
 from releases.models import Investigation, Notification, NotificationKind
 from services.accounts.models import Role, User
+from services.audit.actions import AuditAction
+from services.audit.services import Actor, audit_record
 from services.celery import app as celery_app
 
 log = structlog.get_logger(__name__)
+_NOTIFIER = Actor.system("notifications")
 
 
 def notify_users(
@@ -35,7 +38,11 @@ def notify_users(
     lot: Lot | None = None,
     investigation: Investigation | None = None,
 ) -> list[Notification]:
-    """One notification per person (in the caller's transaction); mail after commit."""
+    """One notification per person (in the caller's transaction); mail after commit.
+
+    Audited as one ``notification.sent`` event on the lot (or the investigation), so
+    who was told what, and when, is part of the lot's audit trail (21 CFR 211.192).
+    """
     recipients = [user for user in users if user.is_active]
     now = timezone.now()
     notifications = Notification.objects.bulk_create(
@@ -49,10 +56,42 @@ def notify_users(
         )
         for user in recipients
     )
+    if notifications:
+        _audit_sent(notifications, kind=kind, text=text, lot=lot, investigation=investigation)
     mailed = [n.pk for n in notifications if n.recipient.email]
     if mailed:
         transaction.on_commit(lambda: _publish_mail(mailed))
     return notifications
+
+
+def _audit_sent(
+    notifications: list[Notification],
+    *,
+    kind: str,
+    text: str,
+    lot: Lot | None,
+    investigation: Investigation | None,
+) -> None:
+    if lot is not None:
+        subject = ("lot", lot.lot_number)
+    elif investigation is not None:
+        subject = ("investigation", investigation.number)
+    else:
+        subject = ("notification", str(notifications[0].pk))
+    with transaction.atomic():
+        audit_record(
+            actor=_NOTIFIER,
+            action=AuditAction.NOTIFICATION_SENT,
+            object_type=subject[0],
+            object_id=subject[1],
+            new_values={
+                "kind": kind,
+                "text": text,
+                "recipients": [n.recipient.username for n in notifications],
+                "notification_ids": [n.pk for n in notifications],
+                "investigation": investigation.number if investigation is not None else None,
+            },
+        )
 
 
 def notify_role(

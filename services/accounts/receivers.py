@@ -82,5 +82,5 @@ def audit_login_failure(
             action=_FAILED_ACTIONS.get(purpose, AuditAction.USER_LOGIN_FAILED),
             object_type="user",
             object_id=username,
-            new_values={"purpose": purpose},
+            new_values={"purpose": purpose, **getattr(request, "auth_signing_for", {})},
         )

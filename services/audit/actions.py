@@ -99,6 +99,8 @@ class AuditAction(models.TextChoices):
         "certificate.correction_requested",
         "Certificate correction requested",
     )
+    # People told of a lot (in the app, mailed after commit): part of the lot's trail.
+    NOTIFICATION_SENT = "notification.sent", "Notification sent"
 
     # Investigations (FDA OOS guidance; 21 CFR 211.192).
     INVESTIGATION_OPENED = "investigation.opened", "Investigation opened"

@@ -10,7 +10,7 @@ from django.db.models.functions import Cast
 
 from services.audit.chain import CHAINED_FIELDS
 from services.audit.models import AuditEvent
-from services.exports import Export, server_side_chunks, sql_chunks
+from services.exports import Export, copy_csv, server_side_chunks
 
 COLUMNS = (*CHAINED_FIELDS, "previous_hash", "hash")
 _AS_TEXT = ("occurred_at", "old_values", "new_values")
@@ -24,22 +24,13 @@ def audit_chunks(events: QuerySet[AuditEvent]) -> Iterable[list[Sequence[Any]]]:
     return server_side_chunks(events.order_by("sequence").annotate(**casts).values_list(*names))
 
 
-def _csv_field(column: str) -> str:
-    if column == "sequence":
-        return f"t.{column}::text"
-    # NULL -> empty field; text always quoted, quotes doubled (RFC 4180).
-    return f"""coalesce('"' || replace(t.{column}::text, '"', '""') || '"', '')"""
-
-
-def audit_csv_lines(events: QuerySet[AuditEvent]) -> Iterable[list[Sequence[str]]]:
-    """The CSV line of each event, made by PostgreSQL from the same query as
-    :func:`audit_chunks` (its columns wrapped), read from a server-side cursor."""
+def audit_csv_rows(events: QuerySet[AuditEvent]) -> Iterable[bytes]:
+    """The CSV rows of the events, made by PostgreSQL's COPY from the filtered queryset's
+    own SQL: the same columns and values as :func:`audit_chunks`."""
     sql, params = events.order_by("sequence").values_list(*COLUMNS).query.sql_with_params()
-    names = ", ".join(f'"{name}"' for name in COLUMNS)
-    line = " || ',' || ".join(_csv_field(name) for name in COLUMNS)
-    # Column names are constants of this module; the filters stay bound parameters.
-    wrapped = f"SELECT {line} || E'\\n' FROM ({sql}) AS t({names})"  # noqa: S608
-    return sql_chunks(sql=wrapped, params=params, using=events.db)
+    return copy_csv(
+        sql=sql, params=params, using=events.db, columns=COLUMNS, unquoted=("sequence",)
+    )
 
 
 def audit_export(*, events: QuerySet[AuditEvent], filters: Mapping[str, str]) -> Export:
@@ -48,7 +39,7 @@ def audit_export(*, events: QuerySet[AuditEvent], filters: Mapping[str, str]) ->
         title="Audit trail",
         columns=COLUMNS,
         chunks=lambda: audit_chunks(events),
-        csv_lines=lambda: audit_csv_lines(events),
+        csv_rows=lambda: audit_csv_rows(events),
         filters=filters,
         json_columns=frozenset({"old_values", "new_values"}),
         pdf_template="exports/audit.html",

@@ -14,6 +14,7 @@ Signing happens in two steps so a refused attempt is never lost:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.contrib.auth import authenticate
@@ -46,18 +47,27 @@ class SignatureCheck:
     reason: str
 
 
-def _auth_request(auth: AuthContext) -> HttpRequest:
+def _auth_request(auth: AuthContext, signing_for: Mapping[str, str]) -> HttpRequest:
     """The request django-axes counts the attempt against: the signer's client address
-    (already resolved behind any trusted proxy, so it is carried as is)."""
+    (already resolved behind any trusted proxy, so it is carried as is), and what the
+    signature was for, which the audit event of a failed attempt names."""
     request = HttpRequest()
     request.META["REMOTE_ADDR"] = auth.client_address
     request.evrelease_client_address = auth.client_address  # type: ignore[attr-defined]
     request.auth_purpose = "signature"  # type: ignore[attr-defined]
+    request.auth_signing_for = dict(signing_for)  # type: ignore[attr-defined]
     return request
 
 
-def signer_authenticate(*, auth: AuthContext, password: str) -> User:
-    """Re-authenticate the signer with both components: user id and password (11.200(a))."""
+def signer_authenticate(
+    *, auth: AuthContext, password: str, signing_for: Mapping[str, str] | None = None
+) -> User:
+    """Re-authenticate the signer with both components: user id and password (11.200(a)).
+
+    ``signing_for`` names what would be signed (``{"lot": ..., "action": ...}``): a
+    failed attempt's audit event carries it, so the attempt shows in that lot's
+    audit trail for the reviewer (EU GMP Annex 11 §9, PIC/S PI 041 §9).
+    """
     signer = auth.person
     if signer is None:
         # Machine clients hold API keys, not identities that can sign (11.100).
@@ -73,7 +83,7 @@ def signer_authenticate(*, auth: AuthContext, password: str) -> User:
     throttle = login_throttle(username=signer.username, client_address=auth.client_address)
     if throttle is not None:
         raise throttle.error()  # 429: no password checked, nothing counted
-    attempt = _auth_request(auth)
+    attempt = _auth_request(auth, signing_for or {})
     user = authenticate(attempt, username=signer.username, password=password)
     if getattr(attempt, "axes_locked_out", False):
         raise SignatureRefused(

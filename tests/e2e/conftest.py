@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from tests.qc.pipeline.conftest import demo_with_history, demo_world, evaluated_demo  # noqa: F401
+from tests.releases.conftest import released_demo  # noqa: F401
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parent / "artifacts"  # git-ignored (its README says)
 
 
 @pytest.fixture(scope="session")

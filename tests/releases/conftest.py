@@ -31,4 +31,18 @@ def media_root(tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch) -
     return root
 
 
-from tests.qc.pipeline.conftest import demo_with_history  # noqa: E402, F401 - shared fixture
+@pytest.fixture
+def released_demo(demo_world: None, password: str) -> None:  # noqa: F811 - the shared one
+    """The demo lots and the demo's released lot EVX-24-000 (``releases.demo``): reviewed,
+    approved, certified by the QP, with its certificate.  Only the tests that need a
+    release pay for it (a few seconds: four signatures and a PDF)."""
+    import io
+
+    from releases import demo
+
+    out = io.StringIO()
+    demo.seed_demo(stdout=out, password=password)
+    assert "EVX-24-000 released" in out.getvalue(), out.getvalue()
+
+
+from tests.qc.pipeline.conftest import demo_with_history, demo_world  # noqa: E402, F401

@@ -8,7 +8,7 @@ import pytest
 
 from qc.models import AssayRun, Lot, Result
 from releases.selectors import audit_exceptions, lot_audit_trail
-from releases.services.reviews import lot_record_audit_trail_review
+from releases.services.reviews import lot_record_audit_trail_review, lot_record_result_review
 from services.accounts.context import AuthContext
 from services.accounts.models import User
 from services.audit.actions import AuditAction
@@ -108,3 +108,46 @@ def test_people_outside_the_audit_readers_do_not_see_the_lot_history(
     assert client.get(f"/lots/{INVALID}/history/").status_code == 403
     page = client.get(f"/lots/{INVALID}/").content.decode()
     assert 'id="audit-trail"' not in page
+
+
+@pytest.mark.requirement("21CFR11.300d")
+@pytest.mark.requirement("PICS-PI041-9")
+def test_a_failed_signature_attempt_is_in_the_trail_of_the_lot_it_was_for(
+    evaluated_demo: None,
+) -> None:
+    from services.esign.services import SignatureRefused
+
+    reviewer = User.objects.get(username="reviewer")
+    with pytest.raises(SignatureRefused):
+        lot_record_result_review(
+            lot_number="EVX-24-001",
+            auth=AuthContext.of(reviewer),
+            password="not the password",
+            comment="raw data checked",
+        )
+    failed = AuditEvent.objects.get(action=AuditAction.USER_SIGNATURE_FAILED)
+    assert (failed.object_type, failed.object_id) == ("user", "reviewer")
+    assert failed.new_values == {
+        "purpose": "signature",
+        "lot": "EVX-24-001",
+        "action": "result-review",
+    }
+    trail = lot_audit_trail(lot=Lot.objects.get(lot_number="EVX-24-001"))
+    assert trail.filter(pk=failed.pk).exists()
+    assert audit_exceptions(trail).filter(pk=failed.pk).exists()  # read first
+    assert not lot_audit_trail(lot=Lot.objects.get(lot_number=INVALID)).filter(pk=failed.pk)
+
+
+@pytest.mark.requirement("PICS-PI041-9")
+def test_the_notifications_sent_about_a_lot_are_in_its_trail(evaluated_demo: None) -> None:
+    from releases.models import Notification
+
+    lot = Lot.objects.get(lot_number="EVX-24-001")
+    told = Notification.objects.filter(lot=lot)
+    assert told.exists()  # QA was told the lot is ready for review
+    sent = lot_audit_trail(lot=lot).filter(action=AuditAction.NOTIFICATION_SENT)
+    ids = {pk for event in sent for pk in event.new_values["notification_ids"]}
+    assert ids == set(told.values_list("pk", flat=True))
+    ready = sent.get(new_values__kind="ready_for_review")
+    assert ready.new_values["recipients"] == ["qa"]
+    assert (ready.object_type, ready.object_id) == ("lot", "EVX-24-001")
