@@ -421,11 +421,25 @@ def _by_test(spec: Specification) -> dict[tuple[str, int], SpecificationLine]:
     return keyed
 
 
+def _same_value(value: Any) -> Any:
+    """Parameters as the engine reads them: 50, 50.0 and "50" are one limit."""
+    if isinstance(value, Mapping):
+        return {key: _same_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_same_value(item) for item in value]
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            return Decimal(str(value)).normalize()
+        except ArithmeticError:
+            return value
+    return value
+
+
 def _changed_fields(old: SpecificationLine, new: SpecificationLine) -> frozenset[str]:
     return frozenset(
         label
         for label, names in _COMPARED_FIELDS.items()
-        if any(getattr(old, name) != getattr(new, name) for name in names)
+        if any(_same_value(getattr(old, name)) != _same_value(getattr(new, name)) for name in names)
     )
 
 

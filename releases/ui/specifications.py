@@ -55,6 +55,13 @@ _TEXT = {"rows": 2}
 _LIMITS = (("min", "minimum"), ("max", "maximum"))
 
 
+class ObjectField(forms.JSONField):
+    """A JSON object, or nothing: an empty box, never the word "null"."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return "" if value is None else super().prepare_value(value)
+
+
 class ReasonForm(forms.Form):
     """A draft edit: no signature (nothing is in force until approval), but a reason."""
 
@@ -76,7 +83,7 @@ class LineForm(ReasonForm):
     criterion_type = forms.ChoiceField(label="Criterion", choices=())
     minimum = forms.CharField(label="Lower limit", max_length=40, required=False)
     maximum = forms.CharField(label="Upper limit", max_length=40, required=False)
-    params = forms.JSONField(
+    params = ObjectField(
         label="Other parameters (JSON)",
         required=False,
         widget=forms.Textarea(attrs=_TEXT),
@@ -84,7 +91,7 @@ class LineForm(ReasonForm):
     )
     alert_minimum = forms.CharField(label="Alert lower limit", max_length=40, required=False)
     alert_maximum = forms.CharField(label="Alert upper limit", max_length=40, required=False)
-    alert_params = forms.JSONField(
+    alert_params = ObjectField(
         label="Other alert parameters (JSON)",
         required=False,
         widget=forms.Textarea(attrs=_TEXT),

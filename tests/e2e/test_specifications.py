@@ -48,4 +48,13 @@ def test_qa_compares_v1_with_the_draft_previews_its_impact_and_sees_a_material_e
     impact = page.locator("#impact tr[data-lot='EVX-24-001']")
     assert "Does not conform" in impact.inner_text() or "does not conform" in impact.inner_text()
     _keep(screenshot(page, "specification-impact-v2"))
+
+    # The draft's page: each line in words, its edit forms folded, the signed approval.
+    page.goto(f"{live_server.url}/specifications/EVX-MSC-01/v2/")
+    assert "≤ 0.10 EU/mL" in page.locator("#lines tr[data-test='LAL']").inner_text()
+    page.locator("#lines details summary", has_text="(LAL)").click()
+    opened = page.locator("#lines details[open]")
+    assert opened.get_by_label("Upper limit", exact=True).input_value() == "0.10"
+    assert page.locator("#approve .statement").is_visible()
+    _keep(screenshot(page, "specification-v2-draft"))
     assert not violations, violations

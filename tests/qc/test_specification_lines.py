@@ -142,13 +142,21 @@ def test_the_comparison_names_added_removed_and_changed_lines_with_criteria_in_w
     by = {"specification_id": draft.pk, "by": qa, "reason": "review"}
     specification_line_change(**by, line_id=_line(draft, "LAL").pk, name="Endotoxin", **ENDOTOXIN)
     specification_line_remove(**by, line_id=_line(draft, "STERILITY").pk)
+    same_limits = {"min": 80_000_000_000, "max": "1.20E+11"}  # v1: "8E+10" to "1.2E+11"
+    specification_line_change(
+        **by,
+        line_id=_line(draft, "NTA-CONC").pk,
+        name="Particle concentration",
+        criterion_type="numeric_range",
+        params=same_limits,
+    )
     specification_line_add(
         **by, test_code="MYCO", criterion_type="qualitative", params={"allowed": ["not detected"]}
     )
     old, new = (specification_list().get(pk=pk) for pk in (world.spec.pk, draft.pk))
     comparison = specification_compare(old=old, new=new)
     by_test = {line.test_code: line for line in comparison.lines}
-    assert by_test["NTA-CONC"].difference == LineDifference.SAME
+    assert by_test["NTA-CONC"].difference == LineDifference.SAME  # the same limits, spelt anew
     assert by_test["LAL"].difference == LineDifference.CHANGED
     assert by_test["LAL"].changed == {"criterion"}
     assert (by_test["LAL"].old_words, by_test["LAL"].new_words) == (

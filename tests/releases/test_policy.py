@@ -32,9 +32,7 @@ OTHER_ENDPOINTS = {
     ActionKey.OPEN_DEVIATION: InvestigationListView,
 }
 # Actions with no web-UI form yet.
-NO_UI_FORM_YET = {
-    ActionKey.SPECIFICATION_REBIND,
-}
+NO_UI_FORM_YET: set[ActionKey] = set()
 # Actions whose form is on their own page, not a lot's or an investigation's panel.
 PAGE_FORMS = {
     ActionKey.CONTROL_BASELINE: BaselineForm,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from qc.demo import EXPIRING_MATERIAL, EXPIRING_MATERIAL_DAYS, PRODUCT
-from qc.models import ReferenceMaterial, Specification
+from qc.models import Lot, ReferenceMaterial, Specification
 from services.audit.models import AuditEvent
 from services.esign.models import Signature
 from tests.releases.ui.conftest import client_for
@@ -151,6 +151,17 @@ def test_qa_approves_the_draft_with_a_signature_that_stores_the_statement_shown(
     signature = Signature.objects.get(pk=Specification.objects.get(version=2).approval_signature_id)
     assert signature.statement == statement.group(1).replace("&#x27;", "'").strip()
     assert "Signed by" in qa.get(f"{BASE}/v2/").content.decode()
+
+    # The lots created under v1 keep it; QA may bind one to v2 from its page.
+    rebind = "/lots/EVX-24-001/actions/specification-rebind/"
+    assert rebind in qa.get("/lots/EVX-24-001/").content.decode()
+    assert rebind not in client_for("qp").get("/lots/EVX-24-001/").content.decode()
+    moved = qa.post(rebind, {"specification-rebind-reason": "v2 is effective now"})
+    assert moved.status_code == 302, moved.content.decode()
+    lot = Lot.objects.select_related("specification").get(lot_number="EVX-24-001")
+    assert lot.specification.version == 2
+    assert AuditEvent.objects.filter(action="lot.specification_rebound").exists()
+    assert rebind not in qa.get("/lots/EVX-24-001/").content.decode()  # on v2 already
 
 
 def test_reference_materials_show_ranges_expiry_and_runs_and_the_dashboard_warns(
