@@ -16,7 +16,8 @@ class QcConfig(AppConfig):
             models.RunControl,
             models.Result,
             models.Evaluation,
-            models.SpecificationLine,
             models.ControlBaseline,
         ):
             records.register(model)
+        # A draft's lines are edited (never judged against yet): each edit re-binds them.
+        records.register(models.SpecificationLine, revisable=True)

@@ -245,6 +245,12 @@ DEMO_LOTS = [
 ]
 
 
+# The previous lot of the size standard, near its expiry, so the dashboard's warning
+# shows (REFERENCE_MATERIAL_EXPIRY_WARNING_DAYS, 30 by default).  No run uses it, so
+# the demo's runs stay suitable whatever day the demo is seeded.
+EXPIRING_MATERIAL = ("NIST-PS100", "2025-11")
+EXPIRING_MATERIAL_DAYS = 12
+
 # Draft v2: v1 with one changed limit, so the impact preview has something to show.
 DRAFT_ENDOTOXIN_LIMIT = {"max": "0.10", "requires_run": True}
 DRAFT_ENDOTOXIN_ALERT = {"max": "0.06"}
@@ -408,6 +414,13 @@ def _master_data(admin: User) -> None:
             [("NTA-MODE", "100", "90", "110"), ("TRPS-MODE", "100", "90", "110")],
         ),
         (
+            "NIST-PS100",
+            "2025-11",
+            "100 nm polystyrene size standard (NIST-traceable), previous lot",
+            "size standard",
+            [("NTA-MODE", "101", "91", "111"), ("TRPS-MODE", "101", "91", "111")],
+        ),
+        (
             "CSE-2026",
             "L-0426",
             "Control standard endotoxin (spike recovery)",
@@ -432,7 +445,11 @@ def _master_data(admin: User) -> None:
                     name=name,
                     kind=kind,
                     status="released",
-                    expires_on=expiry,
+                    expires_on=(
+                        date.today() + timedelta(days=EXPIRING_MATERIAL_DAYS)
+                        if (code, lot) == EXPIRING_MATERIAL
+                        else expiry
+                    ),
                 ),
                 by=admin,
                 reason=REASON,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 
 from qc.evaluation import LineVerdict, LotVerdict
 from qc.evaluation.control import (
@@ -21,6 +21,7 @@ from qc.evaluation.control import (
     moving_ranges,
     rule_violations,
 )
+from qc.evaluation.describe import describe_criterion
 from qc.evaluation.suitability import control_problems, run_problem
 from qc.evaluation.types import ControlInput
 from qc.models import (
@@ -31,8 +32,10 @@ from qc.models import (
     Lot,
     Product,
     ReferenceMaterial,
+    ReferenceMaterialStatus,
     Result,
     ResultKind,
+    RunControl,
     Specification,
     SpecificationLine,
     SpecificationStatus,
@@ -390,6 +393,209 @@ def specification_effective(*, product: Product) -> Specification | None:
     return (
         specification_list().filter(product=product, status=SpecificationStatus.EFFECTIVE).first()
     )
+
+
+def specification_line_words(line: SpecificationLine) -> str:
+    """A line's acceptance criterion in words ("≤ 0.10 EU/mL (alert: ≤ 0.06 EU/mL)"): the
+    one phrasing the specification pages, their comparison and the certificate share."""
+    return describe_criterion(
+        line.criterion_type,
+        line.params,
+        line.test.canonical_unit,
+        line.alert_params,
+        decimals=line.decimals,
+    )
+
+
+def specification_versions(*, product: Product) -> QuerySet[Specification]:
+    """Every version of the product's specification, newest first, with line counts."""
+    return (
+        Specification.objects.filter(product=product)
+        .select_related("product", "based_on", "approved_by", "created_by")
+        .annotate(line_count=Count("lines"))
+        .order_by("-version")
+    )
+
+
+def specification_version(*, product_code: str, version: int) -> Specification:
+    spec = specification_list().filter(product__code=product_code, version=version).first()
+    if spec is None:
+        raise NotFound(
+            f"{product_code} has no specification version {version}",
+            code="specification_not_found",
+            field="version",
+        )
+    return spec
+
+
+class LineDifference(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+    SAME = "same"
+
+
+# What a line says, field by field, as the comparison names a change.
+_COMPARED_FIELDS: dict[str, tuple[str, ...]] = {
+    "name": ("name",),
+    "criterion": ("criterion_type", "params", "decimals"),
+    "alert": ("alert_params",),
+    "required": ("required",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LineComparison:
+    """One line of either version, matched by its test; ``changed`` names what differs."""
+
+    difference: LineDifference
+    test_code: str
+    old: SpecificationLine | None
+    new: SpecificationLine | None
+    old_words: str
+    new_words: str
+    changed: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class SpecificationComparison:
+    old: Specification
+    new: Specification
+    lines: tuple[LineComparison, ...]
+
+    def count(self, difference: LineDifference) -> int:
+        return sum(1 for line in self.lines if line.difference == difference)
+
+    @property
+    def added(self) -> int:
+        return self.count(LineDifference.ADDED)
+
+    @property
+    def removed(self) -> int:
+        return self.count(LineDifference.REMOVED)
+
+    @property
+    def changed(self) -> int:
+        return self.count(LineDifference.CHANGED)
+
+
+def _by_test(spec: Specification) -> dict[tuple[str, int], SpecificationLine]:
+    """Lines keyed by (test, its n-th line of that test): positions may move between
+    versions, the test a line judges is what makes it "the same line"."""
+    keyed: dict[tuple[str, int], SpecificationLine] = {}
+    seen: dict[str, int] = {}
+    for line in sorted(spec.lines.all(), key=lambda line: line.position):
+        n = seen[line.test.code] = seen.get(line.test.code, 0) + 1
+        keyed[(line.test.code, n)] = line
+    return keyed
+
+
+def _same_value(value: Any) -> Any:
+    """Parameters as the engine reads them: 50, 50.0 and "50" are one limit."""
+    if isinstance(value, Mapping):
+        return {key: _same_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_same_value(item) for item in value]
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            return Decimal(str(value)).normalize()
+        except ArithmeticError:
+            return value
+    return value
+
+
+def _changed_fields(old: SpecificationLine, new: SpecificationLine) -> frozenset[str]:
+    return frozenset(
+        label
+        for label, names in _COMPARED_FIELDS.items()
+        if any(_same_value(getattr(old, name)) != _same_value(getattr(new, name)) for name in names)
+    )
+
+
+def specification_compare(*, old: Specification, new: Specification) -> SpecificationComparison:
+    """Line by line, what ``new`` adds, removes and changes against ``old`` (in ``new``'s
+    order; removed lines where they stood in ``old``)."""
+    before, after = _by_test(old), _by_test(new)
+    rows: list[tuple[tuple[int, int], LineComparison]] = []
+    for key, line in after.items():
+        previous = before.get(key)
+        changed = _changed_fields(previous, line) if previous is not None else frozenset()
+        if previous is None:
+            difference = LineDifference.ADDED
+        else:
+            difference = LineDifference.CHANGED if changed else LineDifference.SAME
+        rows.append(
+            (
+                (line.position, 0),
+                LineComparison(
+                    difference,
+                    key[0],
+                    previous,
+                    line,
+                    specification_line_words(previous) if previous is not None else "",
+                    specification_line_words(line),
+                    changed,
+                ),
+            )
+        )
+    for key, line in before.items():
+        if key not in after:
+            removed = LineComparison(
+                LineDifference.REMOVED, key[0], line, None, specification_line_words(line), ""
+            )
+            rows.append(((line.position, 1), removed))
+    rows.sort(key=lambda row: row[0])
+    return SpecificationComparison(old, new, tuple(row for _, row in rows))
+
+
+# ---------------------------------------------------------------------------
+# Reference materials: certified ranges, expiry, and the runs that used each one
+# ---------------------------------------------------------------------------
+
+
+def reference_material_get(*, material_id: int) -> ReferenceMaterial:
+    material = reference_material_list().filter(pk=material_id).first()
+    if material is None:
+        raise NotFound(
+            f"reference material {material_id} does not exist",
+            code="reference_material_not_found",
+            field="reference_material",
+        )
+    return material
+
+
+def reference_material_controls(*, material: ReferenceMaterial) -> QuerySet[RunControl]:
+    """Every control measured on ``material``, newest run first, with the range recorded
+    in the run (the range in force then, not today's)."""
+    return (
+        RunControl.objects.filter(reference_material=material)
+        .select_related("run__method", "run__instrument", "test")
+        .order_by("-run__started_at", "run_id", "test__code")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiringMaterial:
+    material: ReferenceMaterial
+    days_left: int  # negative: expired that many days ago
+
+    @property
+    def expired(self) -> bool:
+        return self.days_left < 0
+
+    @property
+    def days_ago(self) -> int:
+        return -self.days_left
+
+
+def reference_materials_expiring(*, within_days: int, today: date) -> list[ExpiringMaterial]:
+    """Materials still in use (released or quarantined) that expire within ``within_days``
+    of ``today`` or have expired: a run controlled by an expired material is not suitable."""
+    materials = ReferenceMaterial.objects.filter(
+        status__in=[ReferenceMaterialStatus.RELEASED, ReferenceMaterialStatus.QUARANTINED],
+        expires_on__lte=today + timedelta(days=within_days),
+    ).order_by("expires_on", "code", "lot")
+    return [ExpiringMaterial(m, (m.expires_on - today).days) for m in materials]
 
 
 # ---------------------------------------------------------------------------

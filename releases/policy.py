@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from qc import hooks as qc_hooks
-from qc.models import Lot, LotStatus
+from qc.models import Lot, LotStatus, Specification, SpecificationStatus
 from releases.lifecycle import (
     HOLDABLE_STATES,
     REJECTABLE_STATES,
@@ -156,6 +156,25 @@ class PolicyAction:
 
 def _qp_product(lot: Lot) -> bool:
     return bool(lot.product.requires_qp_certification)
+
+
+def _effective_of(lot: Lot) -> Specification | None:
+    return Specification.objects.filter(
+        product_id=lot.product_id, status=SpecificationStatus.EFFECTIVE
+    ).first()
+
+
+def _bound_to_an_older_version(lot: Lot) -> bool:
+    """A lot keeps the version it was created under; QA may move it to the effective one."""
+    effective = _effective_of(lot)
+    return effective is not None and effective.pk != lot.specification_id
+
+
+def _effective_words(lot: Lot | None) -> str:
+    effective = _effective_of(lot) if lot is not None else None
+    if effective is None:
+        return "its product's effective specification"
+    return f"{lot.product.code if lot else ''} specification v{effective.version} (effective)"
 
 
 def _not_distributed(lot: Lot) -> bool:
@@ -496,9 +515,16 @@ ACTIONS: dict[ActionKey, PolicyAction] = {
             subject=Subject.LOT,
             roles=QA,
             states=OPEN_STATES,
+            lot_conditions=(
+                (
+                    _bound_to_an_older_version,
+                    "it is judged against its product's effective specification already",
+                ),
+            ),
             statement=lambda f: (
                 f"Lot {f.lot.lot_number if f.lot else ''} is judged against "
-                f"{f.specification_words} from now on; it is re-evaluated."
+                f"{f.specification_words or _effective_words(f.lot)} from now on; "
+                "it is re-evaluated."
             ),
         ),
         PolicyAction(

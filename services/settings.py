@@ -257,6 +257,11 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_VERBOSE = False
 # The lot list and page warn this many days before a lot expires (21 CFR 211.137).
 EXPIRY_WARNING_DAYS = env.integer("EXPIRY_WARNING_DAYS", 30, minimum=0)
+# The dashboard warns this many days before a reference material expires: a run
+# controlled by an expired material is not suitable (21 CFR 211.194(c), 211.160(b)).
+REFERENCE_MATERIAL_EXPIRY_WARNING_DAYS = env.integer(
+    "REFERENCE_MATERIAL_EXPIRY_WARNING_DAYS", 30, minimum=0
+)
 # 2. One user name across every address: after LOGIN_SLOWDOWN_AFTER failures within the
 #    window, each attempt waits a growing delay after the last failure (429 with
 #    Retry-After), at most LOGIN_SLOWDOWN_MAX_SECONDS; addresses the person signed in

@@ -20,10 +20,10 @@ from qc.evaluation import CRITERIA, CriterionError, validate_params
 from qc.models import Product, Specification, SpecificationLine, SpecificationStatus, TestMethod
 from services.accounts.context import AuthContext
 from services.accounts.models import User
+from services.audit import records
 from services.audit.actions import AuditAction
 from services.audit.services import audit_record
 from services.errors import InvalidInput, NotFound, Refused
-from services.esign.models import Meaning
 from services.esign.services import signature_record, signer_authenticate
 
 
@@ -188,24 +188,19 @@ def specification_line_add(
     decimals: int | None = None,
     required: bool = True,
     position: int | None = None,
+    reason: str = "",
 ) -> SpecificationLine:
-    """Add a line to a draft; its criterion parameters are checked by the engine now."""
+    """Add a line to a draft; its criterion parameters are checked by the engine now.
+
+    ``reason`` is optional here (the draft carries its own); the web UI asks for one.
+    """
     _require_person(by, hooks.SPECIFICATION_AUTHOR)
-    spec = Specification.objects.select_for_update().filter(pk=specification_id).first()
-    if spec is None:
-        raise _specification_not_found(specification_id)
-    if spec.status != SpecificationStatus.DRAFT:
-        raise Refused(
-            f"specification v{spec.version} is {spec.status}: its lines are frozen; "
-            "make a new draft version to change it",
-            code="specification_not_draft",
-        )
+    reason = reason.strip()
+    spec = _draft_for_update(specification_id)
     test = TestMethod.objects.filter(code=test_code).first()
     if test is None:
         raise InvalidInput.single("test", f"unknown test method {test_code!r}", code="unknown_test")
-    if decimals is not None and not -30 <= decimals <= 15:
-        raise InvalidInput.single("decimals", "must be between -30 and 15", code="out_of_range")
-    _check_criterion(
+    _check_line(
         criterion_type=criterion_type,
         params=params,
         alert_params=alert_params,
@@ -236,9 +231,144 @@ def specification_line_add(
         object_type="specification",
         object_id=spec.pk,
         new_values=line.signature_content(),
+        reason=reason,
         records=[line],
     )
     return line
+
+
+def _draft_for_update(specification_id: int) -> Specification:
+    """The version, locked, if it is still a draft: approved lines are frozen (the
+    trigger refuses it too; this says so with a code first)."""
+    spec = Specification.objects.select_for_update().filter(pk=specification_id).first()
+    if spec is None:
+        raise _specification_not_found(specification_id)
+    if spec.status != SpecificationStatus.DRAFT:
+        raise Refused(
+            f"specification v{spec.version} is {spec.status}: its lines are frozen; "
+            "make a new draft version to change it",
+            code="specification_not_draft",
+        )
+    return spec
+
+
+def _check_line(
+    *,
+    criterion_type: str,
+    params: Any,
+    alert_params: Any,
+    decimals: int | None,
+    test: TestMethod,
+) -> None:
+    if decimals is not None and not -30 <= decimals <= 15:
+        raise InvalidInput.single("decimals", "must be between -30 and 15", code="out_of_range")
+    _check_criterion(
+        criterion_type=criterion_type,
+        params=params,
+        alert_params=alert_params,
+        decimals=decimals,
+        test=test,
+    )
+
+
+def _line_of_draft(specification_id: int, line_id: int) -> SpecificationLine:
+    spec = _draft_for_update(specification_id)
+    line = spec.lines.select_related("test").filter(pk=line_id).first()
+    if line is None:
+        raise NotFound(
+            f"specification v{spec.version} has no line {line_id}",
+            code="specification_line_not_found",
+            field="line",
+        )
+    return line
+
+
+@transaction.atomic
+def specification_line_change(
+    *,
+    specification_id: int,
+    line_id: int,
+    by: User,
+    reason: str,
+    criterion_type: str,
+    params: Mapping[str, Any],
+    name: str = "",
+    alert_params: Mapping[str, Any] | None = None,
+    decimals: int | None = None,
+    required: bool = True,
+) -> SpecificationLine:
+    """Change a draft's line in place (its test and position stay), checked by the engine.
+
+    Only a draft's lines change: nothing has been judged against them yet, and the
+    audit event keeps the old and the new line (EU GMP Annex 11 §9).
+    """
+    _require_person(by, hooks.SPECIFICATION_AUTHOR)
+    reason = _reason(reason)
+    line = _line_of_draft(specification_id, line_id)
+    _check_line(
+        criterion_type=criterion_type,
+        params=params,
+        alert_params=alert_params,
+        decimals=decimals,
+        test=line.test,
+    )
+    old = line.signature_content()
+    line.name = name or line.test.name
+    line.criterion_type = criterion_type
+    line.params = dict(params)
+    line.alert_params = dict(alert_params) if alert_params is not None else None
+    line.decimals = decimals
+    line.required = required
+    line.save(
+        update_fields=["name", "criterion_type", "params", "alert_params", "decimals", "required"]
+    )
+    audit_record(
+        actor=by.audit_actor(),
+        action=AuditAction.SPECIFICATION_LINE_CHANGED,
+        object_type="specification",
+        object_id=specification_id,
+        old_values=old,
+        new_values=line.signature_content(),
+        reason=reason,
+        # A draft's line is revisable: this event binds its new content (records.py).
+        records=[line],
+    )
+    return line
+
+
+@transaction.atomic
+def specification_line_remove(
+    *, specification_id: int, line_id: int, by: User, reason: str
+) -> None:
+    """Take a line out of a draft; the audit event keeps what it said."""
+    _require_person(by, hooks.SPECIFICATION_AUTHOR)
+    reason = _reason(reason)
+    line = _line_of_draft(specification_id, line_id)
+    old = line.signature_content()
+    removal = records.removal(line)
+    # A draft's line was never in force (nothing was judged against it), so it may go;
+    # the trigger refuses this for any approved version.
+    line.delete()
+    audit_record(
+        actor=by.audit_actor(),
+        action=AuditAction.SPECIFICATION_LINE_REMOVED,
+        object_type="specification",
+        object_id=specification_id,
+        old_values=old,
+        reason=reason,
+        # The chain records the removal, so verification expects the row gone.
+        removed=[removal],
+    )
+
+
+def _approval_signing(spec: Specification) -> tuple[str, str]:
+    words = f"{spec.product.code} specification v{spec.version} ({spec.lines.count()} lines)"
+    return hooks.person_policy.signing(hooks.SPECIFICATION_APPROVE, specification_words=words)
+
+
+def specification_approval_statement(*, specification: Specification) -> str:
+    """What the approver confirms by signing (21 CFR 11.50): shown before, stored with it."""
+    return _approval_signing(specification)[1]
 
 
 def specification_approve(
@@ -292,12 +422,14 @@ def specification_approve(
                 new_values={"status": SpecificationStatus.SUPERSEDED, "by_version": spec.version},
                 reason=reason,
             )
+        meaning, statement = _approval_signing(spec)
         signature = signature_record(
             signer=signer,
-            meaning=Meaning.APPROVED,
+            meaning=meaning,
             reason=reason,
             record=spec,
             record_label=f"{spec.product.code} specification v{spec.version}",
+            statement=statement,
         )
         spec.status = SpecificationStatus.EFFECTIVE
         spec.approved_at = timezone.now()

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
 from qc.evaluation.types import LineVerdict
 from qc.models import Lot, LotStatus
-from qc.selectors import lot_current_evaluation
+from qc.selectors import lot_current_evaluation, specification_effective
+from qc.services.lots import lot_rebind_specification
 from releases.models import Investigation
 from releases.policy import ACTIONS, ActionKey, Checklist, PolicyAction, may_take
 from releases.services.certificates import certificate_request_correction
@@ -101,6 +102,18 @@ def missing_tests(lot: Lot) -> list[tuple[str, str]]:
     ]
 
 
+def _rebind_to_effective(*, lot_number: str, auth: AuthContext, reason: str) -> Lot:
+    """The lot bound to its product's effective version (the only one a lot may move to)."""
+    lot = Lot.objects.select_related("product").get(lot_number=lot_number)
+    effective = specification_effective(product=lot.product)
+    return lot_rebind_specification(
+        lot_number=lot_number,
+        specification_id=effective.pk if effective is not None else 0,
+        by=cast(User, auth.principal),
+        reason=reason,
+    )
+
+
 def _forms(*items: ActionForm) -> dict[str, ActionForm]:
     return {item.key.value: item for item in items}
 
@@ -183,6 +196,13 @@ LOT_ACTIONS: dict[str, ActionForm] = _forms(
         ui_forms.CorrectionForm,
         certificate_request_correction,
         "A corrected Certificate of Analysis of lot {lot} is being generated.",
+    ),
+    ActionForm(
+        ActionKey.SPECIFICATION_REBIND,
+        "Bind to the effective version",
+        ui_forms.RebindForm,
+        _rebind_to_effective,
+        "Lot {lot} is bound to its product's effective specification; it is re-evaluated.",
     ),
     ActionForm(
         ActionKey.RECALL_DECISION,

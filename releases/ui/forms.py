@@ -111,6 +111,16 @@ class HoldForm(forms.Form):
         return {"reason": self.cleaned_data["reason"]}
 
 
+class RebindForm(HoldForm):
+    """QA moves a lot to the effective specification version: a reason, no signature."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[
+            "reason"
+        ].help_text = "Why this lot is judged against the new version; recorded in the audit trail."
+
+
 class DeviationForm(forms.Form):
     """QA opens a deviation: what happened; it blocks the release until concluded."""
 

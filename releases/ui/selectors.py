@@ -343,6 +343,7 @@ def release_panel(lot: Lot, user: User, bound: Bound | None = None) -> ReleasePa
             "recall-decision",
             "open-deviation",
             "certificate-correction",
+            "specification-rebind",
         }:
             panel.collapsed, panel.summary = True, spec.title
         if is_bound:

@@ -14,6 +14,7 @@ from typing import Any, cast
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -35,6 +36,7 @@ from releases.selectors import certificate_get, lot_audit_trail, notifications_f
 from releases.services.notifications import notification_mark_read
 from releases.ui.actions import INVESTIGATION_ACTIONS, LOT_ACTIONS
 from releases.ui.pictures import PICTURE_FRAME
+from releases.ui.reference_materials import expiring_materials
 from releases.ui.refusals import Refusal, refusal_of
 from releases.ui.selectors import (
     Bound,
@@ -65,6 +67,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "attention": attention_for(request.user.role),  # type: ignore[union-attr]
             "tiles": [(value, label, counts[value]) for value, label in LotStatus.choices],
+            "expiring_materials": expiring_materials(),
+            "expiry_warning_days": settings.REFERENCE_MATERIAL_EXPIRY_WARNING_DAYS,
         },
     )
 

@@ -61,6 +61,8 @@ class AuditAction(models.TextChoices):
     # Specifications.
     SPECIFICATION_DRAFT_CREATED = "specification.draft_created", "Specification draft created"
     SPECIFICATION_LINE_ADDED = "specification.line_added", "Specification line added"
+    SPECIFICATION_LINE_CHANGED = "specification.line_changed", "Specification line changed"
+    SPECIFICATION_LINE_REMOVED = "specification.line_removed", "Specification line removed"
     SPECIFICATION_APPROVED = "specification.approved", "Specification approved"
     SPECIFICATION_SUPERSEDED = "specification.superseded", "Specification superseded"
     SPECIFICATION_WITHDRAWN = "specification.withdrawn", "Specification withdrawn"

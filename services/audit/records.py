@@ -31,11 +31,12 @@ from services.audit.models import AuditEvent
 
 
 class BoundRecord(TypedDict):
-    """One row an audit event binds: its table, its id and its content hash."""
+    """One row an audit event binds: its table, its id and its content hash (None:
+    the event removed the row, which only a revisable table allows)."""
 
     table: str
     id: int
-    hash: str
+    hash: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,9 @@ class GmpTable:
     # Columns that may legitimately move forward after creation (a status, a
     # closing date): left out of the content hash, their changes are audited events.
     mutable: tuple[str, ...] = ()
+    # Rows that a later audited event may change or remove (a draft's specification
+    # lines, never judged against): the latest binding of each row is the one in force.
+    revisable: bool = False
 
     def hash_sql(self, alias: str) -> str:
         """The SQL expression of a row's content hash (``alias`` names the row)."""
@@ -57,11 +61,11 @@ class GmpTable:
 _tables: dict[str, GmpTable] = {}
 
 
-def register(model: type[Model], *, mutable: Sequence[str] = ()) -> None:
+def register(model: type[Model], *, mutable: Sequence[str] = (), revisable: bool = False) -> None:
     """Put ``model``'s rows under the chain (call from the owning app's ``ready()``)."""
     columns = tuple(_column(model, name) for name in mutable)
     table = model._meta.db_table
-    _tables[table] = GmpTable(table=table, model=model, mutable=columns)
+    _tables[table] = GmpTable(table=table, model=model, mutable=columns, revisable=revisable)
 
 
 def _column(model: type[Model], name: str) -> str:
@@ -118,6 +122,16 @@ def instance_hashes(instances: Iterable[Model]) -> list[BoundRecord]:
         for record in record_hashes(model, ids)
     }
     return [found[key] for key in order]
+
+
+def removal(instance: Model) -> BoundRecord:
+    """The binding of a revisable row that the event is about to remove (take it
+    before the DELETE: the instance loses its id then)."""
+    table = gmp_table(type(instance)._meta.concrete_model or type(instance))
+    if not table.revisable:
+        raise LookupError(f"{table.table} rows are never removed")
+    assert instance.pk is not None
+    return {"table": table.table, "id": instance.pk, "hash": None}
 
 
 def unbound_hashes() -> list[BoundRecord]:

@@ -102,17 +102,23 @@ def records_verify(*, up_to_sequence: int) -> ChainBreak | RecordsChecked:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL TIME ZONE 'UTC'")  # the zone the hashes were bound in
         for table in registered():
+            # A revisable row (a draft's line) answers to its latest binding only, and
+            # a binding without a hash says an audited event removed the row.
+            latest = "DISTINCT ON (id)" if table.revisable else ""
+            order = "ORDER BY id, sequence DESC" if table.revisable else ""
             # Table and column names come from the registry, never from input.
             cursor.execute(
                 f"""
                 SELECT count(*),
                        min(ARRAY[b.sequence, b.id, (t.id IS NULL)::int])
-                       FILTER (WHERE t.id IS NULL OR {table.hash_sql("t")} <> b.hash)
+                       FILTER (WHERE CASE WHEN b.hash IS NULL THEN t.id IS NOT NULL
+                               ELSE t.id IS NULL OR {table.hash_sql("t")} <> b.hash END)
                 FROM (
-                    SELECT e.sequence, (r->>'id')::bigint AS id, r->>'hash' AS hash
+                    SELECT {latest} e.sequence, (r->>'id')::bigint AS id, r->>'hash' AS hash
                     FROM {AuditEvent._meta.db_table} e
                     CROSS JOIN LATERAL jsonb_array_elements(e.records) r
                     WHERE e.records IS NOT NULL AND e.sequence <= %s AND r->>'table' = %s
+                    {order}
                 ) b
                 LEFT JOIN {table.table} t ON t.id = b.id
                 """,  # noqa: S608

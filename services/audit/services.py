@@ -50,13 +50,15 @@ def audit_record(
     reason: str = "",
     request_id: str | None = None,
     records: Sequence[Model] = (),
+    removed: Sequence[BoundRecord] = (),
 ) -> AuditEvent:
     """Append one event to the audit trail, in the caller's transaction.
 
-    ``records``: the GMP rows the change created (saved instances of registered
-    models, in their final state); the event binds their content hashes.
+    ``records``: the GMP rows the change created or revised (saved instances of
+    registered models, in their final state); the event binds their content hashes.
+    ``removed``: the revisable rows it removed (``records.removal``).
     """
-    bound = instance_hashes(records) if records else None
+    bound = [*instance_hashes(records), *removed] or None
     change = Change(action, object_type, str(object_id), old_values, new_values, bound)
     return audit_record_many(actor=actor, changes=[change], reason=reason, request_id=request_id)[0]
 

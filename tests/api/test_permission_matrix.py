@@ -160,6 +160,27 @@ UI_RULES: dict[str, dict[str, Any]] = {
     "trends/": {"get": PEOPLE},
     "trends/<str:product_code>/<str:test_code>/": {"get": PEOPLE},
     "trends/<str:product_code>/<str:test_code>/baseline/": {"post": POLICY},
+    "specifications/": {"get": PEOPLE},
+    "specifications/<str:product_code>/compare/": {"get": PEOPLE},
+    "specifications/<str:product_code>/v<int:version>/": {"get": PEOPLE},
+    "specifications/<str:product_code>/v<int:version>/impact/": {"get": QA_QP},
+    "specifications/<str:product_code>/v<int:version>/lines/": {
+        "post": ActionKey.SPECIFICATION_AUTHOR
+    },
+    "specifications/<str:product_code>/v<int:version>/lines/<int:line_id>/": {
+        "post": ActionKey.SPECIFICATION_AUTHOR
+    },
+    "specifications/<str:product_code>/v<int:version>/lines/<int:line_id>/remove/": {
+        "post": ActionKey.SPECIFICATION_AUTHOR
+    },
+    "specifications/<str:product_code>/v<int:version>/new-draft/": {
+        "post": ActionKey.SPECIFICATION_AUTHOR
+    },
+    "specifications/<str:product_code>/v<int:version>/approve/": {
+        "post": ActionKey.SPECIFICATION_APPROVE
+    },
+    "reference-materials/": {"get": PEOPLE},
+    "reference-materials/<int:material_id>/": {"get": PEOPLE},
     "notifications/read-all/": {"post": PEOPLE},
     "notifications/<int:pk>/read/": {"post": PEOPLE},
     "audit/": {"get": AUDIT_READERS},
@@ -307,6 +328,8 @@ def _demo_values() -> dict[str, str]:
         "pk": "999999",
         "product": "EVX-MSC-01",
         "test": "NTA-CONC",
+        # A line of v1 (the effective version: an allowed edit is refused, 409, never made).
+        "line_id": str(spec.lines.values_list("pk", flat=True)[0] if spec else 1),
         # Per-path ids where {id} is not a specification:
         "reference-materials": str(ReferenceMaterial.objects.values_list("pk", flat=True)[0]),
         "results": str(Result.objects.values_list("pk", flat=True)[0]),
@@ -335,6 +358,8 @@ def _ui_urls(route: str, values: dict[str, str]) -> list[tuple[str, str | None]]
     filled = route.replace("<str:lot_number>", LOT).replace("<str:number>", values["number"])
     filled = filled.replace("<int:version>", "1").replace("<str:kind>", "pdf")
     filled = filled.replace("<int:pk>", values["pk"]).replace("<str:run_id>", "no-such-run")
+    filled = filled.replace("<int:line_id>", values["line_id"])
+    filled = filled.replace("<int:material_id>", values["reference-materials"])
     filled = filled.replace("<str:product_code>", "EVX-MSC-01").replace(
         "<str:test_code>", "NTA-CONC"
     )
@@ -388,6 +413,8 @@ def test_the_permission_matrix(evaluated_demo: None) -> None:
                     spec_key = ActionKey(action)
                     roles = ACTIONS[spec_key].roles_for(lot if route.startswith("lots/") else None)
                     expected = people(*roles)
+                elif isinstance(rule, ActionKey):  # a page's own form (specifications)
+                    expected = people(*ACTIONS[rule].all_roles)
                 else:
                     expected = frozenset(rule)
                 check(f"{method.upper()} {url}", expected, ui, method)

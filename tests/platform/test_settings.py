@@ -36,6 +36,11 @@ def _start(**overrides: str) -> subprocess.CompletedProcess[str]:
         ("SECRET_KEY", "short", "SECRET_KEY: must be at least 50 characters"),
         ("DATABASE_CONN_MAX_AGE", "ten", "DATABASE_CONN_MAX_AGE: expected a whole number"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT: expected one of json, console"),
+        (
+            "REFERENCE_MATERIAL_EXPIRY_WARNING_DAYS",
+            "two weeks",
+            "REFERENCE_MATERIAL_EXPIRY_WARNING_DAYS: expected a whole number",
+        ),
         ("TRUSTED_PROXIES", "10.0.0.0/33", "TRUSTED_PROXIES: expected addresses or CIDR"),
         ("LOGIN_SLOWDOWN_AFTER", "-1", "LOGIN_SLOWDOWN_AFTER: must be at least 1"),
     ],

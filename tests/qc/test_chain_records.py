@@ -35,7 +35,7 @@ def _post(lot: Any, client: Any, *items: dict[str, Any]) -> list[int]:
     return [r["id"] for r in response.json()["results"]]
 
 
-def _behind_the_trigger(sql: str, params: list[Any], table: str = "qc_result") -> None:
+def behind_the_trigger(sql: str, params: list[Any], table: str = "qc_result") -> None:
     """What a database owner can do: switch the append-only triggers off and write."""
     with connection.cursor() as cursor:
         # The test's transaction still holds deferred foreign-key checks; run them first.
@@ -65,7 +65,7 @@ def test_one_event_per_request_binds_the_hash_postgresql_computes_of_each_row(
 @pytest.mark.requirement("21CFR11.10a")
 @pytest.mark.requirement("21CFR11.10e")
 @pytest.mark.requirement("ALCOA-original")
-def test_a_result_changed_behind_the_trigger_fails_verification_naming_table_and_id(
+def test_a_result_changedbehind_the_trigger_fails_verification_naming_table_and_id(
     world: Any, lot: Any, mes_api: Any
 ) -> None:
     _post(lot, mes_api, {**LAL, "value": "0.50"})
@@ -73,7 +73,7 @@ def test_a_result_changed_behind_the_trigger_fails_verification_naming_table_and
     binding = AuditEvent.objects.filter(action="lot.results_recorded").last()
     assert binding is not None
     call_command("audit_verify")  # intact first
-    _behind_the_trigger(
+    behind_the_trigger(
         "UPDATE qc_result SET value_as_posted = '0.08', numeric_value = 0.08, "
         "canonical_value = 0.08 WHERE id = %s",
         [pk],
@@ -94,7 +94,7 @@ def test_a_result_changed_behind_the_trigger_fails_verification_naming_table_and
 @pytest.mark.requirement("21CFR11.10e")
 def test_a_removed_row_is_reported_removed(world: Any, lot: Any, mes_api: Any) -> None:
     _, second = _post(lot, mes_api, LAL, {**LAL, "value": "0.70"})
-    _behind_the_trigger("DELETE FROM qc_result WHERE id = %s", [second])
+    behind_the_trigger("DELETE FROM qc_result WHERE id = %s", [second])
     outcome = _outcome()
     assert isinstance(outcome, ChainBreak)
     assert (outcome.table, outcome.record_id) == ("qc_result", second)
@@ -106,7 +106,7 @@ def test_the_stored_verification_the_api_and_the_exports_name_the_failing_record
     world: Any, lot: Any, mes_api: Any, auditor: Any, api_as: Any
 ) -> None:
     (pk,) = _post(lot, mes_api, LAL)
-    _behind_the_trigger("UPDATE qc_result SET value_as_posted = '0.08' WHERE id = %s", [pk])
+    behind_the_trigger("UPDATE qc_result SET value_as_posted = '0.08' WHERE id = %s", [pk])
     actor = Actor.system("test")
     verification = chain_verification_run(run_id=str(uuid.uuid4()), actor=actor)
     assert not verification.passed
@@ -135,7 +135,7 @@ def test_backfill_binds_earlier_rows_once_with_one_audited_event(
     call_command("audit_backfill_records", "--reason", "again")
     assert AuditEvent.objects.filter(action="audit.records_bound").count() == 1
     assert isinstance(_outcome(), RecordsChecked)
-    _behind_the_trigger(
+    behind_the_trigger(
         "UPDATE qc_assayrun SET analyst = 'someone else' WHERE id = %s", [run.pk], "qc_assayrun"
     )
     outcome = _outcome()
