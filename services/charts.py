@@ -64,13 +64,10 @@ def ticks(low: float, high: float, count: int = 5) -> list[float]:
     raw = (high - low) / max(count, 1)
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.ceil(low / step) * step
-    found = []
-    value = first
-    while value <= high + step * 1e-9:
-        found.append(round(value, 12))
-        value += step
-    return found
+    first, last = math.ceil(low / step), math.floor(high / step)
+    # Integer steps (no running sum) and a cap: far from zero a float step can be
+    # smaller than the spacing of floats there.
+    return [round(i * step, 12) for i in range(first, min(last, first + 4 * count) + 1)] or [low]
 
 
 def short(value: float | None, digits: int = 4) -> str:

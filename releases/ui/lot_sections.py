@@ -9,7 +9,7 @@ per-row include, filter or query). Which result counts and why is the engine's
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -48,6 +48,40 @@ class ResultRow:
     state: SafeString
 
 
+# One results row. Built here rather than in the template: Django resolves each
+# template variable through its lookup chain, which on a page of hundreds of rows
+# costs more than everything else on it; format_html escapes every value the same.
+_ROW = (
+    '<tr id="result-{}"{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
+    '<td>{}</td><td>{}</td><td class="small">{}</td><td class="small">{}</td></tr>'
+)
+_STRUCK = mark_safe(' class="struck"')
+
+
+def rows_html(rows: Iterable[ResultRow]) -> SafeString:
+    """The results table's body rows, every value escaped."""
+    return format_html_join(
+        "\n",
+        _ROW,
+        (
+            (
+                r.pk,
+                _STRUCK if r.struck else "",
+                r.test_code,
+                r.replicate,
+                r.as_posted,
+                r.canonical,
+                r.run,
+                r.performed,
+                r.received,
+                r.by,
+                r.state,
+            )
+            for r in rows
+        ),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RunRow:
     run: RunSummary
@@ -58,6 +92,7 @@ class RunRow:
 class LotSections:
     results: list[ResultRow]
     runs: list[RunRow]
+    results_html: SafeString = field(default_factory=lambda: mark_safe(""))
     histograms: list[Histogram] = field(default_factory=list)
     potency: list[DoseResponse] = field(default_factory=list)
     sparklines: dict[str, Sparkline] = field(default_factory=dict)  # by line id
@@ -91,7 +126,7 @@ def _state(
     newer: Result | None,
     by_pk: dict[int, Result],
     invalid: dict[str, str],
-    failed_runs: set[int],
+    failed_runs: dict[int, str],
 ) -> tuple[bool, SafeString]:
     """Whether the row is struck through, and its State cell: what replaced or
     invalidated it, why, with links (superseded, invalidated, invalid, retest)."""
@@ -124,10 +159,15 @@ def _state(
             )
         )
     why = invalid.get(str(result.pk))
+    failed_run = failed_runs.get(result.run_id) if result.run_id is not None else None
+    if why is None and failed_run is not None and invalidation is None and newer is None:
+        # Not evaluated yet (or stale): the run's failed suitability already makes the
+        # result invalid (qc.evaluation.selection, rule 3), so say so before the engine.
+        why = failed_run
     if why is not None:
         run = (
             format_html(' — <a href="#run-{}">run {}</a>', result.run_id, result.run)
-            if result.run_id in failed_runs and result.run is not None
+            if failed_run is not None and result.run is not None
             else ""
         )
         parts.append(
@@ -159,7 +199,7 @@ def result_rows(
     by_pk = {r.pk: r for r in results}
     newer_of = {r.supersedes_id: r for r in results if r.supersedes_id}
     invalid = _invalid_reasons(lines)
-    failed_runs = {run.pk for run in runs if not run.suitable}
+    failed_runs = {run.pk: run.problem for run in runs if run.problem is not None}
     rows = []
     for r in results:
         struck, state = _state(
@@ -219,15 +259,12 @@ def lot_sections(
     counted = [
         r for r in results if r.pk not in superseded and getattr(r, "invalidation", None) is None
     ]
-    histograms = [
-        h
-        for h in (
-            histogram(result_id=r.pk, test_code=r.test.code, raw_data=r.raw_data)
-            for r in counted
-            if r.raw_data
-        )
-        if h is not None
-    ]
+    failed = {run.pk: run.problem for run in runs if run.problem is not None}
+    histograms = []
+    for r in counted:
+        drawn = histogram(result_id=r.pk, test_code=r.test.code, raw_data=r.raw_data or {})
+        if drawn is not None:
+            histograms.append(replace(drawn, invalid=failed.get(r.run_id or 0) or ""))
     potency = [
         assay
         for line in lines
@@ -240,8 +277,10 @@ def lot_sections(
         spark = sparkline(line.test_code, points.get(line.test_code, ()), lot.lot_number)
         if spark is not None:
             sparklines[line.line_id] = spark
+    rows = result_rows(results, lines, runs)
     return LotSections(
-        results=result_rows(results, lines, runs),
+        results=rows,
+        results_html=rows_html(rows),
         runs=[
             RunRow(
                 run,

@@ -64,6 +64,7 @@ class Histogram:
     x_ticks: tuple[Tick, ...]
     y_ticks: tuple[Tick, ...]
     summary: SizeSummary
+    invalid: str = ""  # why the result is invalid (a failed run): drawn, but not counted
 
     @property
     def description(self) -> str:

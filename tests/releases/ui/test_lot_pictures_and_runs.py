@@ -71,3 +71,14 @@ def test_runs_table_and_struck_results_of_the_lot_with_a_failed_bead_control(
     # never a bare id: the notes of the line name the result and link it
     assert not re.search(rf"\b{nta.first().pk} invalid:", page)
     assert re.search(r'<a href="#result-\d+">NTA-CONC replicate 1</a> invalid:', page)
+
+
+def test_a_failed_run_strikes_its_results_before_any_evaluation(demo_world: None) -> None:
+    page = client_for("reviewer").get("/lots/EVX-24-003/").content.decode()
+    results = _section(page, "results")
+    nta = Result.objects.filter(lot__lot_number="EVX-24-003", test__code="NTA-CONC")
+    for result in nta:
+        row = re.search(rf'<tr id="result-{result.pk}" class="struck">.*?</tr>', results, re.DOTALL)
+        assert row is not None and "121 nm outside 90–110 nm" in row.group(0)
+    pictures = _section(page, "pictures")
+    assert '<span class="badge bad">invalid</span>' in pictures  # its histogram is not counted
