@@ -45,27 +45,27 @@ def _too_wide(page: Any) -> list[str]:
     )
 
 
-@pytest.mark.parametrize("name", list(PAGES))
 def test_the_auditor_pages_fit_1024_px_without_squeezing_the_reason(
-    released_demo: None, browser: Any, live_server: Any, password: str, name: str
+    released_demo: None, browser: Any, live_server: Any, password: str
 ) -> None:
     context = browser.new_context(viewport={"width": WIDTH, "height": 800})
     page = context.new_page()
     page.set_default_timeout(15_000)
     try:
         sign_in(page, live_server.url, "auditor", password)
-        response = page.goto(f"{live_server.url}{PAGES[name]}")
-        assert response is not None and response.status == 200
-        # Measured by the browser's layout (a locator, not evaluated script: the CSP
-        # forbids eval, and the document's own dimensions are what scrolls sideways).
-        scroll_width = page.locator("html").evaluate("e => e.scrollWidth")
-        client_width = page.locator("html").evaluate("e => e.clientWidth")
-        screenshot(page, f"auditor-1024-{name}")
-        assert scroll_width <= client_width, (
-            f"{name}: {scroll_width} px > {client_width} px; too wide: {_too_wide(page)}"
-        )
-        widths = _reason_widths(page)
-        assert widths, f"{name}: no Reason column"
-        assert min(widths) >= MIN_REASON_PX, f"{name}: reason column {widths}"
+        for name, path in PAGES.items():  # one demo for the three pages
+            response = page.goto(f"{live_server.url}{path}")
+            assert response is not None and response.status == 200
+            # Measured by the browser's layout: the document's own dimensions are
+            # what scrolls sideways.
+            scroll_width = page.locator("html").evaluate("e => e.scrollWidth")
+            client_width = page.locator("html").evaluate("e => e.clientWidth")
+            screenshot(page, f"auditor-1024-{name}")
+            assert scroll_width <= client_width, (
+                f"{name}: {scroll_width} px > {client_width} px; too wide: {_too_wide(page)}"
+            )
+            widths = _reason_widths(page)
+            assert widths, f"{name}: no Reason column"
+            assert min(widths) >= MIN_REASON_PX, f"{name}: reason column {widths}"
     finally:
         context.close()
