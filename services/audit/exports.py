@@ -12,8 +12,9 @@ from services.audit.chain import CHAINED_FIELDS
 from services.audit.models import AuditEvent
 from services.exports import Export, copy_csv, server_side_chunks
 
-COLUMNS = (*CHAINED_FIELDS, "previous_hash", "hash")
-_AS_TEXT = ("occurred_at", "old_values", "new_values")
+# ``records`` (the rows an event binds) is hashed too: an auditor re-verifies from the file.
+COLUMNS = (*CHAINED_FIELDS, "records", "previous_hash", "hash")
+_AS_TEXT = ("occurred_at", "old_values", "new_values", "records")
 
 
 def audit_chunks(events: QuerySet[AuditEvent]) -> Iterable[list[Sequence[Any]]]:
@@ -41,6 +42,6 @@ def audit_export(*, events: QuerySet[AuditEvent], filters: Mapping[str, str]) ->
         chunks=lambda: audit_chunks(events),
         csv_rows=lambda: audit_csv_rows(events),
         filters=filters,
-        json_columns=frozenset({"old_values", "new_values"}),
+        json_columns=frozenset({"old_values", "new_values", "records"}),
         pdf_template="exports/audit.html",
     )

@@ -163,7 +163,7 @@ def main() -> int:
     client = APIClient()
     client.force_authenticate(auditor)
 
-    casts = {"occurred_at", "old_values", "new_values"}
+    casts = {"occurred_at", "old_values", "new_values", "records"}
     columns_sql = ", ".join(f"{c}::text" if c in casts else c for c in COLUMNS)
 
     # Warm both paths (plans, caches), then measure each twice and keep the best.

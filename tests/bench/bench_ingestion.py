@@ -197,7 +197,7 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.P
         "warning",
     ]
     process = subprocess.Popen(command, cwd=BASE_DIR, env=env)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a shared, loaded machine starts workers slowly
     while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)

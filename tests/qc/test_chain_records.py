@@ -113,6 +113,8 @@ def test_the_stored_verification_the_api_and_the_exports_name_the_failing_record
     assert (verification.failing_table, verification.failing_record_id) == ("qc_result", pk)
     listed = api_as(auditor).get("/api/v1/audit-chain/verifications/").json()["results"][0]
     assert (listed["failing_table"], listed["failing_record_id"]) == ("qc_result", pk)
+    page = api_as(auditor).get("/audit/").content.decode()  # the chain status on the trail page
+    assert 'data-code="record_changed"' in page and f"?record=qc_result:{pk}" in page
     status = chain_status(actor=actor)
     assert status.as_dict()["verification"]["failing_record_id"] == pk
     assert f"qc_result #{pk}" in status.sentence()
