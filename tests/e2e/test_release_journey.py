@@ -151,7 +151,11 @@ def test_the_oos_lot_is_investigated_and_rejected_through_the_browser(
         page, "entry", {"#id_entry-text": "calculations, LAL reagent lot and CSE standard checked"}
     )
     page.check("input[name='phase-one-assignable_cause'][value='no']")
-    _fill_and_submit(page, "phase-one", {"#id_phase-one-reason": "no laboratory error found"})
+    _fill_and_submit(
+        page,
+        "phase-one",
+        {"#id_phase-one-reason": "no laboratory error found", "#id_phase-one-password": password},
+    )
     assert "Phase II" in page.locator("h1 .badge").inner_text()
 
     # QA records Phase II (other lots checked) and concludes: OOS confirmed.
@@ -164,6 +168,7 @@ def test_the_oos_lot_is_investigated_and_rejected_through_the_browser(
         page, "phase-two", {"#id_phase-two-findings": "same reagent lot; EVX-24-001 conforms"}
     )
     screenshot(page, "oos-2-investigation-phase-two")
+    page.check("input[name='conclude-conclusion'][value='confirmed_oos']")
     _sign(page, "conclude", "OOS confirmed: no laboratory cause found", password)
     assert "is concluded" in _success(page)
     assert page.locator("h1 .badge").inner_text() == "Closed"
