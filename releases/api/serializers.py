@@ -317,7 +317,16 @@ class NotificationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Notification
-        fields = ("id", "kind", "text", "lot", "investigation", "created_at", "read_at")
+        fields = (
+            "id",
+            "kind",
+            "text",
+            "lot",
+            "investigation",
+            "created_at",
+            "read_at",
+            "resolved_at",
+        )
 
 
 class ProblemSerializer(serializers.Serializer):
