@@ -25,11 +25,20 @@ class ReleasesConfig(AppConfig):
             models.Certificate,
             models.CertificateCorrection,
             models.InvestigationEntry,
+            models.InvestigationAttachment,
             models.ResultInvalidation,
         ):
             records.register(model)
         # An investigation moves through its phases; what it was opened as stays put.
         records.register(
             models.Investigation,
-            mutable=("phase", "conclusion", "closed_at", "retest_allowed_at", "retest_allowed_by"),
+            mutable=(
+                "phase",
+                "conclusion",
+                "closed_at",
+                "retest_allowed_at",
+                "retest_allowed_by",
+                "capa_reference",
+                "phase_two_recorded_at",
+            ),
         )

@@ -6,7 +6,7 @@ import io
 
 from django.http import FileResponse
 
-from releases.models import Certificate
+from releases.models import Certificate, InvestigationAttachment
 
 CONTENT_TYPES = {"pdf": "application/pdf", "json": "application/json"}
 
@@ -24,4 +24,17 @@ def certificate_download(
     )
     response["X-Content-SHA256"] = digest
     response["X-Certificate-Version"] = str(certificate.version)
+    return response
+
+
+def attachment_download(attachment: InvestigationAttachment) -> FileResponse:
+    """A raw-data file as stored, always as a download (never rendered in our origin),
+    its SHA-256 in ``X-Content-SHA256``."""
+    response = FileResponse(
+        io.BytesIO(bytes(attachment.content)),
+        content_type="application/octet-stream",
+        as_attachment=True,
+        filename=attachment.file_name,
+    )
+    response["X-Content-SHA256"] = attachment.sha256
     return response

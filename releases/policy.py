@@ -31,7 +31,7 @@ from releases.lifecycle import (
     lot_distributed,
     status_text,
 )
-from releases.models import PHASED_KINDS, Investigation, InvestigationPhase
+from releases.models import PHASED_KINDS, Conclusion, Investigation, InvestigationPhase
 from services.accounts.models import ApiClient, Role, User
 from services.errors import NotAllowed
 from services.esign.models import Meaning
@@ -60,6 +60,7 @@ class ActionKey(StrEnum):
     ALLOW_RETEST = "allow-retest"
     PHASE_TWO = "phase-two"
     CONCLUDE = "conclude"
+    ATTACH = "attach"
     SPECIFICATION_AUTHOR = qc_hooks.SPECIFICATION_AUTHOR
     SPECIFICATION_APPROVE = qc_hooks.SPECIFICATION_APPROVE
     SPECIFICATION_REBIND = qc_hooks.SPECIFICATION_REBIND
@@ -97,6 +98,9 @@ class Facts:
     pending_tests: tuple[str, ...] = ()
     specification_words: str = ""
     baseline_words: str = ""
+    # The outcome a conclusion signs (empty: the statement names every outcome).
+    conclusion: str = ""
+    reject_lot: bool = False
 
     @property
     def lot_words(self) -> str:
@@ -205,23 +209,56 @@ def _release_statement(f: Facts) -> str:
     )
 
 
+def _phase_one_statement(f: Facts) -> str:
+    number = f.investigation.number if f.investigation else ""
+    return (
+        f"By signing, I conclude Phase I of investigation {number}, the laboratory "
+        "investigation, on the checks recorded in its log. An assignable laboratory error (a "
+        "calculation, instrument, standard or sample-preparation mistake shown by the checks) "
+        "proposes invalidating the result; a second person signs the invalidation. Without "
+        "one, the investigation goes on to Phase II and the result stands (FDA OOS guidance)."
+    )
+
+
+def _rejection_words(f: Facts) -> str:
+    lot_number = f.lot.lot_number if f.lot else ""
+    if f.lot is not None and lot_distributed(f.lot):
+        return "the lot was released, so QA then records the recall decision"
+    return f"lot {lot_number} is rejected by this signature (21 CFR 211.165(f))"
+
+
 def _conclude_statement(f: Facts) -> str:
     investigation = f.investigation
     number = investigation.number if investigation else ""
     lot_number = f.lot.lot_number if f.lot else ""
-    if investigation is not None and investigation.kind in PHASED_KINDS:
-        after = (
-            "the lot was released, so QA then records the recall decision"
-            if f.lot is not None and lot_distributed(f.lot)
-            else f"lot {lot_number} is rejected with my signature (21 CFR 211.165(f))"
-        )
+    if investigation is None or investigation.kind not in PHASED_KINDS:
         return (
-            f"By signing, I conclude investigation {number}: the out-of-specification result "
-            f"is confirmed after the laboratory and production investigations; {after}."
+            f"By signing, I conclude investigation {number}: assessed, with no impact on lot "
+            f"{lot_number}."
         )
-    return (
-        f"By signing, I conclude investigation {number}: assessed, with no impact on lot "
-        f"{lot_number}."
+    head = f"By signing, I conclude investigation {number} after Phase II: "
+    outcomes = {
+        Conclusion.CONFIRMED_OOS: (
+            "the out-of-specification result is confirmed after the laboratory and production "
+            f"investigations; {_rejection_words(f)}."
+        ),
+        Conclusion.NOT_CONFIRMED: (
+            "the result is not confirmed: the assignable laboratory cause I give proposes its "
+            "invalidation, which a second person signs (21 CFR 610.1)."
+        ),
+        Conclusion.INCONCLUSIVE: (
+            "the investigation is inconclusive; the result stands and is given full "
+            "consideration in the lot's disposition, and on the justification I give "
+            + (_rejection_words(f) if f.reject_lot else f"lot {lot_number} is not rejected")
+            + " (FDA OOS guidance, 2022)."
+        ),
+    }
+    if f.conclusion in outcomes:
+        return head + outcomes[Conclusion(f.conclusion)]
+    return head + (
+        "either the OOS result is confirmed (the lot is rejected by this signature), or it is "
+        "not confirmed for an assignable laboratory cause (a second person invalidates it), or "
+        "the investigation is inconclusive and QA decides on the lot with a justification."
     )
 
 
@@ -424,13 +461,9 @@ ACTIONS: dict[ActionKey, PolicyAction] = {
             roles=LAB_SUPERVISORS,
             phases=frozenset({P.PHASE_1}),
             phased_only=True,
+            meaning=Meaning.CONCLUDED,
             clauses=("FDA-OOS",),
-            statement=lambda f: (
-                "An assignable laboratory error (a calculation, instrument, standard or "
-                "sample-preparation mistake shown by the checks) proposes invalidating the "
-                "result; a second person signs the invalidation. Without one, the "
-                "investigation goes on to Phase II and the result stands (FDA OOS guidance)."
-            ),
+            statement=_phase_one_statement,
         ),
         PolicyAction(
             key=ActionKey.INVALIDATE_RESULT,
@@ -486,6 +519,18 @@ ACTIONS: dict[ActionKey, PolicyAction] = {
             meaning=Meaning.CONCLUDED,
             clauses=("21CFR211.192", "21CFR211.165f"),
             statement=_conclude_statement,
+        ),
+        PolicyAction(
+            key=ActionKey.ATTACH,
+            title="Attach raw data",
+            subject=Subject.INVESTIGATION,
+            roles=CONTRIBUTORS,
+            phases=frozenset({P.PHASE_1, P.PHASE_2}),
+            clauses=("21CFR211.194a",),
+            statement=lambda f: (
+                "The file is kept with the investigation as raw data (21 CFR 211.194(a)): it "
+                "can never be replaced or removed, and its SHA-256 is in the audit trail."
+            ),
         ),
         PolicyAction(
             key=ActionKey.SPECIFICATION_AUTHOR,
@@ -634,29 +679,51 @@ def applies_to_lot(key: ActionKey, lot: Lot) -> bool:
     return not lot_state_problems(key, lot)
 
 
-def investigation_state_problems(key: ActionKey, investigation: Investigation) -> list[str]:
-    """Why the action does not apply to the investigation now; empty: it applies."""
+def investigation_state_problems(
+    key: ActionKey, investigation: Investigation
+) -> list[tuple[str, str]]:
+    """Why the action does not apply to the investigation now, as (code, words); empty: it
+    applies."""
     action = ACTIONS[key]
-    problems: list[str] = []
-    if action.phased_only and investigation.kind not in PHASED_KINDS:
+    problems: list[tuple[str, str]] = []
+    phased = investigation.kind in PHASED_KINDS
+    if action.phased_only and not phased:
         problems.append(
-            f"It is a {investigation.get_kind_display().lower()}; only OOS and post-release "
-            "investigations have phases."
+            (
+                "not_phased",
+                f"It is a {investigation.get_kind_display().lower()}; only OOS and post-release "
+                "investigations have phases.",
+            )
         )
     if action.phases is not None and investigation.phase not in action.phases:
         if investigation.phase == P.CLOSED:
-            problems.append("It is already closed.")
+            problems.append(("closed", "It is already closed."))
         else:
             wanted = " or ".join(str(P(phase).label) for phase in sorted(action.phases))
-            problems.append(f"It is in {investigation.get_phase_display()}, not {wanted}.")
+            problems.append(
+                ("wrong_phase", f"It is in {investigation.get_phase_display()}, not {wanted}.")
+            )
+    if key == ActionKey.CONCLUDE and phased and investigation.phase == P.PHASE_1:
+        problems.append(
+            (
+                "wrong_phase",
+                "An OOS result is either invalidated for an assignable laboratory cause "
+                "(Phase I) or concluded after Phase II.",
+            )
+        )
     if (
         key == ActionKey.CONCLUDE
-        and investigation.kind in PHASED_KINDS
-        and investigation.phase == P.PHASE_1
+        and phased
+        and investigation.phase == P.PHASE_2
+        and investigation.phase_two_recorded_at is None
     ):
+        # FDA OOS guidance: the conclusion rests on the production investigation's findings.
         problems.append(
-            "An OOS result is either invalidated for an assignable laboratory cause (Phase I) "
-            "or confirmed after Phase II."
+            (
+                "phase_two_not_recorded",
+                "Phase II has not recorded which other lots were checked and what it found "
+                "(21 CFR 211.192: the investigation extends to other batches).",
+            )
         )
     return problems
 

@@ -16,6 +16,7 @@ from releases.models import (
     Disposition,
     EntryType,
     Investigation,
+    InvestigationAttachment,
     InvestigationEntry,
     InvestigationPhase,
     Notification,
@@ -26,9 +27,11 @@ from releases.models import (
 from releases.policy import (
     ACTIONS,
     CHECKLIST_ACTION,
+    ActionKey,
     Checklist,
     Facts,
     Subject,
+    applies_to_investigation,
     applies_to_lot,
     may_take,
 )
@@ -175,6 +178,26 @@ def investigation_get(*, number: str) -> Investigation:
     return investigation
 
 
+def investigation_attachments(*, investigation: Investigation) -> QuerySet[InvestigationAttachment]:
+    """The raw-data files of the investigation, without their bytes (listed, not served)."""
+    return investigation.attachments.defer("content").order_by("uploaded_at", "pk")
+
+
+def attachment_get(*, number: str, pk: int) -> InvestigationAttachment:
+    attachment = (
+        InvestigationAttachment.objects.select_related("investigation")
+        .filter(investigation__number=number, pk=pk)
+        .first()
+    )
+    if attachment is None:
+        raise NotFound(
+            f"investigation {number} has no attachment {pk}",
+            code="attachment_not_found",
+            field="pk",
+        )
+    return attachment
+
+
 def pending_invalidation_proposal(*, investigation: Investigation) -> InvestigationEntry | None:
     """The Phase I proposal to invalidate the result, while no second person has signed it."""
     entries = sorted(investigation.entries.all(), key=lambda entry: entry.pk)
@@ -182,6 +205,23 @@ def pending_invalidation_proposal(*, investigation: Investigation) -> Investigat
         return None
     proposals = [e for e in entries if e.entry_type == EntryType.INVALIDATION_PROPOSED]
     return proposals[-1] if proposals else None
+
+
+def investigation_offers(
+    key: ActionKey, investigation: Investigation, proposal: InvestigationEntry | None
+) -> bool:
+    """Whether the investigation's next step includes the action now: the policy's phases
+    and conditions, and the pending proposal that separates a conclusion that found an
+    assignable cause from the second person's signature (``proposal``)."""
+    if not applies_to_investigation(key, investigation):
+        return False
+    if key in (ActionKey.PHASE_ONE, ActionKey.CONCLUDE):
+        return proposal is None
+    if key == ActionKey.INVALIDATE_RESULT:
+        return proposal is not None
+    if key == ActionKey.ALLOW_RETEST:
+        return investigation.retest_allowed_at is None
+    return True
 
 
 def lot_last_event(*, lot: Lot) -> int | None:
@@ -195,6 +235,8 @@ def statement_facts(
     investigation: Investigation | None = None,
     up_to_sequence: int | None = None,
     pending_tests: tuple[str, ...] = (),
+    conclusion: str = "",
+    reject_lot: bool = False,
 ) -> Facts:
     """What the policy's statements quote about this lot (and investigation), read now."""
     proposal = pending_invalidation_proposal(investigation=investigation) if investigation else None
@@ -209,6 +251,8 @@ def statement_facts(
         proposal_cause=str((proposal.data or {}).get("cause", "")) if proposal else "",
         proposed_by=proposal.recorded_by if proposal else "",
         pending_tests=pending_tests,
+        conclusion=conclusion,
+        reject_lot=reject_lot,
     )
 
 
@@ -234,8 +278,8 @@ def notifications_for(*, user: User, unread_only: bool = False) -> QuerySet[Noti
     notifications = Notification.objects.filter(recipient=user).select_related(
         "lot", "investigation"
     )
-    if unread_only:
-        notifications = notifications.filter(read_at__isnull=True)
+    if unread_only:  # unread and still open: resolved work no longer asks for attention
+        notifications = notifications.filter(read_at__isnull=True, resolved_at__isnull=True)
     return notifications.order_by("-created_at", "-pk")
 
 

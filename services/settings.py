@@ -262,6 +262,10 @@ EXPIRY_WARNING_DAYS = env.integer("EXPIRY_WARNING_DAYS", 30, minimum=0)
 REFERENCE_MATERIAL_EXPIRY_WARNING_DAYS = env.integer(
     "REFERENCE_MATERIAL_EXPIRY_WARNING_DAYS", 30, minimum=0
 )
+# The largest raw-data file attached to an investigation (stored in PostgreSQL).
+INVESTIGATION_ATTACHMENT_MAX_BYTES = env.integer(
+    "INVESTIGATION_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024, minimum=1
+)
 # 2. One user name across every address: after LOGIN_SLOWDOWN_AFTER failures within the
 #    window, each attempt waits a growing delay after the last failure (429 with
 #    Retry-After), at most LOGIN_SLOWDOWN_MAX_SECONDS; addresses the person signed in

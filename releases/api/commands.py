@@ -15,6 +15,7 @@ from typing import Any, ClassVar, cast
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -80,6 +81,7 @@ def command_view(
     tag: str = "release",
     success: int = status.HTTP_201_CREATED,
     doc: str = "",
+    parsers: tuple[type[BaseParser], ...] = (),
 ) -> type[CommandView]:
     """Build the view of policy action ``key``: roles, input, service, output, schema."""
     action = ACTIONS[key]
@@ -98,6 +100,8 @@ def command_view(
             "subject": subject,
             "success": success,
             "__doc__": description,
+            # The API is JSON only; an endpoint that takes files says so here.
+            **({"parser_classes": list(parsers)} if parsers else {}),
         },
     )
     decorated = extend_schema(

@@ -1,18 +1,22 @@
 """Investigations: a filtered list, the detail with its log, and the workflow's commands.
 
 ``GET /api/v1/investigations/?lot=&kind=&phase=&open=true``; commands under
-``/api/v1/investigations/{number}/``: entries, phase-one-conclusion,
-invalidate-result (second person's signature), allow-retest, phase-two, conclude.
+``/api/v1/investigations/{number}/``: entries, phase-one-conclusion (signed),
+invalidate-result (second person's signature), allow-retest, phase-two, conclude,
+attachments (multipart: raw-data files; ``attachments/{id}/`` serves one).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,6 +24,8 @@ from releases import selectors
 from releases.api.commands import command_view, validated
 from releases.api.permissions import PersonWithRole, PolicyPermission
 from releases.api.serializers import (
+    AttachmentInput,
+    AttachmentSerializer,
     ConcludeInput,
     DeviationInput,
     EntryInput,
@@ -31,9 +37,15 @@ from releases.api.serializers import (
     ReasonOnlyInput,
     SignedInput,
 )
+from releases.downloads import attachment_download
 from releases.models import Investigation, InvestigationKind, InvestigationPhase
 from releases.policy import ActionKey
-from releases.services.investigations import investigation_add_entry, investigation_open_deviation
+from releases.services.investigations import (
+    attachment_read,
+    investigation_add_entry,
+    investigation_attach_file,
+    investigation_open_deviation,
+)
 from releases.services.oos import (
     investigation_allow_retest,
     investigation_conclude,
@@ -119,6 +131,8 @@ def investigation_command_view(
     input_class: type[serializers.Serializer] = ReasonOnlyInput,
     output_class: type[serializers.Serializer] = InvestigationDetailSerializer,
     doc: str,
+    fields: Any = None,
+    parsers: tuple[type[BaseParser], ...] = (),
 ) -> Any:
     return command_view(
         key,
@@ -129,6 +143,8 @@ def investigation_command_view(
         subject="number",
         tag="investigations",
         doc=doc,
+        fields=fields,
+        parsers=parsers,
     )
 
 
@@ -144,8 +160,9 @@ PhaseOneConclusionView = investigation_command_view(
     ActionKey.PHASE_ONE,
     investigation_conclude_phase_one,
     input_class=PhaseOneInput,
-    doc="Conclude Phase I: an assignable laboratory cause proposes the result's invalidation "
-    "(a second person signs it); no assignable cause moves to Phase II.",
+    doc="Conclude Phase I with a signature (meaning 'concluded'): an assignable laboratory "
+    "cause proposes the result's invalidation (a second person signs it); no assignable cause "
+    "moves to Phase II.",
 )
 InvalidateResultView = investigation_command_view(
     ActionKey.INVALIDATE_RESULT,
@@ -169,10 +186,44 @@ PhaseTwoView = investigation_command_view(
     doc="QA records the production investigation: which other lots were checked, and the "
     "findings (21 CFR 211.192).",
 )
+AttachmentsView = investigation_command_view(
+    ActionKey.ATTACH,
+    investigation_attach_file,
+    input_class=AttachmentInput,
+    output_class=AttachmentSerializer,
+    fields=lambda data: {
+        "file_name": data["file"].name,
+        "media_type": data["file"].content_type or "",
+        "content": attachment_read(data["file"]),
+        "description": data["description"],
+    },
+    parsers=(MultiPartParser,),
+    doc="Attach a raw-data file (multipart/form-data, the only endpoint that takes it; at "
+    "most INVESTIGATION_ATTACHMENT_MAX_BYTES). Stored in the database, never replaced or "
+    "removed; its SHA-256 is in the log and the audit trail (21 CFR 211.194(a)).",
+)
+
+
+@extend_schema(
+    tags=["investigations"],
+    responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+)
+class AttachmentDownloadView(GenericAPIView):
+    """The raw-data file's bytes as stored, its SHA-256 in ``X-Content-SHA256``."""
+
+    permission_classes = [PersonWithRole]
+
+    def get(self, request: Request, number: str, pk: int) -> FileResponse:
+        return attachment_download(selectors.attachment_get(number=number, pk=pk))
+
+
 ConcludeView = investigation_command_view(
     ActionKey.CONCLUDE,
     investigation_conclude,
     input_class=ConcludeInput,
-    doc="QA concludes with a signature: `confirmed_oos` after Phase II (an OOS lot not yet "
-    "released is rejected, 21 CFR 211.165(f)); `assessed` for a trend notice or deviation.",
+    doc="QA concludes with one signature after the Phase II findings are recorded: "
+    "`confirmed_oos` (a lot not yet released is rejected by that signature, 21 CFR "
+    "211.165(f)), `not_confirmed` (the reason is the assignable laboratory cause; a second "
+    "person invalidates the result) or `inconclusive` (QA decides with `reject_lot`, the "
+    "reason its justification); `assessed` for a trend notice or deviation.",
 )

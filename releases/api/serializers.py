@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from releases.models import (
@@ -11,11 +12,13 @@ from releases.models import (
     Certificate,
     Disposition,
     Investigation,
+    InvestigationAttachment,
     InvestigationEntry,
     Notification,
     RecallDecision,
     ResultReview,
 )
+from releases.selectors import investigation_attachments
 from services.api.serializers import StrictSerializer
 from services.esign.models import Meaning
 from services.esign.serializers import SignatureManifestSerializer
@@ -82,12 +85,11 @@ class EntryInput(StrictSerializer):
     data = serializers.JSONField(required=False)  # type: ignore[assignment]
 
 
-class PhaseOneInput(StrictSerializer):
+class PhaseOneInput(SignedInput):
     assignable_cause = serializers.BooleanField(
         help_text="true: an assignable laboratory error (the result is proposed for "
         "invalidation); false: no assignable cause (Phase II)."
     )
-    reason = serializers.CharField()
 
 
 class PhaseTwoInput(StrictSerializer):
@@ -95,8 +97,29 @@ class PhaseTwoInput(StrictSerializer):
     findings = serializers.CharField()
 
 
+class AttachmentInput(StrictSerializer):
+    file = serializers.FileField(help_text="The raw-data file (multipart/form-data).")
+    description = serializers.CharField(help_text="What the file is and why it is attached.")
+
+
 class ConcludeInput(SignedInput):
-    conclusion = serializers.ChoiceField(choices=["confirmed_oos", "assessed"])
+    conclusion = serializers.ChoiceField(
+        choices=["confirmed_oos", "not_confirmed", "inconclusive", "assessed"],
+        help_text="After Phase II: confirmed_oos (the lot is rejected), not_confirmed (the "
+        "reason is the assignable laboratory cause; a second person invalidates the result) or "
+        "inconclusive (QA decides with reject_lot; the reason is the justification). "
+        "assessed: a trend notice or a deviation.",
+    )
+    reject_lot = serializers.BooleanField(
+        required=False,
+        help_text="Only with inconclusive, and then required: QA's decision on the lot.",
+    )
+    capa_reference = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="The deviation or CAPA record the conclusion leads to, e.g. CAPA-2024-017.",
+    )
 
 
 # --- output ----------------------------------------------------------------------
@@ -218,6 +241,8 @@ class InvestigationSerializer(serializers.ModelSerializer):
             "retest_budget",
             "retest_allowed_at",
             "retest_allowed_by",
+            "phase_two_recorded_at",
+            "capa_reference",
         )
 
     def get_result(self, investigation: Investigation) -> dict[str, Any] | None:
@@ -233,11 +258,34 @@ class InvestigationSerializer(serializers.ModelSerializer):
         }
 
 
+class AttachmentSerializer(serializers.ModelSerializer):
+    """A raw-data file's record; its bytes are served by ``attachments/{id}/``."""
+
+    class Meta:
+        model = InvestigationAttachment
+        fields = (
+            "id",
+            "file_name",
+            "media_type",
+            "size",
+            "sha256",
+            "description",
+            "uploaded_at",
+            "uploaded_by",
+        )
+
+
 class InvestigationDetailSerializer(InvestigationSerializer):
     entries = EntrySerializer(many=True)
+    attachments = serializers.SerializerMethodField()
 
     class Meta(InvestigationSerializer.Meta):
-        fields = (*InvestigationSerializer.Meta.fields, "entries")  # type: ignore[assignment]
+        fields = (*InvestigationSerializer.Meta.fields, "entries", "attachments")  # type: ignore[assignment]
+
+    @extend_schema_field(AttachmentSerializer(many=True))
+    def get_attachments(self, investigation: Investigation) -> list[dict[str, Any]]:
+        files = investigation_attachments(investigation=investigation)
+        return list(AttachmentSerializer(files, many=True).data)
 
 
 class CertificateSerializer(serializers.ModelSerializer):
@@ -269,7 +317,16 @@ class NotificationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Notification
-        fields = ("id", "kind", "text", "lot", "investigation", "created_at", "read_at")
+        fields = (
+            "id",
+            "kind",
+            "text",
+            "lot",
+            "investigation",
+            "created_at",
+            "read_at",
+            "resolved_at",
+        )
 
 
 class ProblemSerializer(serializers.Serializer):

@@ -71,6 +71,16 @@ urlpatterns: list[URLPattern | URLResolver] = [
         f"{_INV}phase-two/", investigations.PhaseTwoView.as_view(), name="investigation-phase-two"
     ),
     path(f"{_INV}conclude/", investigations.ConcludeView.as_view(), name="investigation-conclude"),
+    path(
+        f"{_INV}attachments/",
+        investigations.AttachmentsView.as_view(),
+        name="investigation-attachments",
+    ),
+    path(
+        f"{_INV}attachments/<int:pk>/",
+        investigations.AttachmentDownloadView.as_view(),
+        name="investigation-attachment",
+    ),
     path("notifications/", notifications.NotificationListView.as_view(), name="notification-list"),
     path(
         "notifications/read-all/",

@@ -106,6 +106,7 @@ class NotificationKind(models.TextChoices):
     CONDITIONAL_RELEASE_FAILURE = "conditional_release_failure", "Pending test failed"
     PENDING_TESTS_CONFORM = "pending_tests_conform", "Pending tests conform"
     OUT_OF_TREND = "out_of_trend", "Out-of-trend notice (control chart rule)"
+    RESULT_REVIEW_NEEDED = "result_review_needed", "Results await second-person review"
 
 
 class Notification(models.Model):
@@ -126,6 +127,9 @@ class Notification(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
     # Set by the mail task once the message is handed to the mail server (sent once).
     mailed_at = models.DateTimeField(null=True, blank=True)
+    # Set when the work it announced is done (the lot decided, the investigation closed,
+    # the results reviewed): it no longer counts as unread or open.
+    resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -39,6 +39,10 @@ class Conclusion(models.TextChoices):
 
     INVALIDATED = "invalidated", "Assignable laboratory error: result invalidated"
     CONFIRMED_OOS = "confirmed_oos", "Out of specification confirmed"
+    # Phase II found an assignable cause after all: a second person invalidates the result.
+    NOT_CONFIRMED = "not_confirmed", "Not confirmed: assignable cause found, result invalidated"
+    # No cause found either way: QA decides on the lot, with a justification (FDA OOS, 2022).
+    INCONCLUSIVE = "inconclusive", "Inconclusive: QA decided on the lot"
     ASSESSED = "assessed", "Assessed by QA: no impact on the lot"
 
 
@@ -52,6 +56,7 @@ class EntryType(models.TextChoices):
     RETEST_ALLOWED = "retest_allowed", "Retest allowed"
     LOTS_CHECKED = "lots_checked", "Phase II: other lots checked"
     CONCLUDED = "concluded", "Concluded"
+    ATTACHMENT_ADDED = "attachment_added", "Raw data attached"
 
 
 # Kinds that block a lot decision while open (EU GMP Annex 16: deviations and OOS
@@ -89,6 +94,10 @@ class Investigation(models.Model):
     retest_budget = models.PositiveSmallIntegerField(default=0)
     retest_allowed_at = models.DateTimeField(null=True, blank=True)
     retest_allowed_by = models.CharField(max_length=200, blank=True)
+    # When QA recorded the Phase II findings: the policy offers "conclude" only after it.
+    phase_two_recorded_at = models.DateTimeField(null=True, blank=True)
+    # The deviation or CAPA record the conclusion points to (kept in the quality system).
+    capa_reference = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-opened_at"]
@@ -191,3 +200,34 @@ class ResultInvalidation(models.Model):
 
     def __str__(self) -> str:
         return f"invalidation of result #{self.result_id}"
+
+
+class InvestigationAttachment(models.Model):
+    """A raw-data file of an investigation (chromatogram, plate reader export, photo).
+
+    21 CFR 211.194(a): the laboratory record includes the raw data; kept in
+    PostgreSQL with the rest of the record (backed up, replicated and access
+    controlled together), append-only, its SHA-256 written to the audit trail.
+    """
+
+    investigation = models.ForeignKey(
+        Investigation, on_delete=models.PROTECT, related_name="attachments"
+    )
+    file_name = models.CharField(max_length=255)
+    media_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    content = models.BinaryField()
+    description = models.TextField()
+    uploaded_at = models.DateTimeField()
+    uploaded_by = models.CharField(max_length=200)
+    uploaded_by_user = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["uploaded_at", "pk"]
+        triggers = append_only("investigation_attachment")
+
+    def __str__(self) -> str:
+        return f"{self.investigation.number}: {self.file_name}"

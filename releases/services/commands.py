@@ -179,8 +179,11 @@ def investigation_command(
     body: Callable[[Investigation, Lot, Act], T],
     password: str | None = None,
     reason_field: str = "reason",
+    facts: Callable[[Lot, Investigation], Facts] | None = None,
 ) -> T:
-    """Run ``body`` on the locked investigation (and its lot) as the policy's action ``key``."""
+    """Run ``body`` on the locked investigation (and its lot) as the policy's action ``key``.
+
+    ``facts``: what the statement quotes, when the input chooses among outcomes."""
     action = ACTIONS[key]
     lot_number = (
         Investigation.objects.filter(number=number)
@@ -209,9 +212,13 @@ def investigation_command(
             raise Refused(
                 f"Investigation {number}: {action.title[:1].lower()}{action.title[1:]} is not "
                 "possible now",
-                [Problem("wrong_phase", words) for words in problems],
+                [Problem(code, words) for code, words in problems],
             )
-        known = statement_facts(lot=lot, investigation=investigation)
+        known = (
+            facts(lot, investigation)
+            if facts is not None
+            else statement_facts(lot=lot, investigation=investigation)
+        )
         act = Act(person=person, reason=reason, action=action, statement=action.statement(known))
         return body(investigation, lot, act)
 

@@ -26,6 +26,7 @@ from releases.services.errors import Problem, Refused
 from releases.services.guards import lot_readiness
 from releases.services.notifications import notify_qps
 from services.accounts.context import AuthContext
+from services.esign.models import Signature
 
 S = LotStatus
 
@@ -161,13 +162,22 @@ def lot_reject(*, lot_number: str, auth: AuthContext, password: str, reason: str
     )
 
 
-def lot_reject_locked(*, lot: Lot, act: Act, recall: bool = False) -> Disposition:
+def lot_reject_locked(
+    *,
+    lot: Lot,
+    act: Act,
+    recall: bool = False,
+    signature: Signature | None = None,
+    disposition_id: int | None = None,
+) -> Disposition:
     """Reject a lot whose row the caller has locked, signed by ``act``'s person.
 
-    ``act`` may be the act of another action (a recall decision, a confirmed OOS):
-    the rejection is then signed a second time, with the meaning "rejected" and the
-    rejection's own statement.  A lot whose product may be on the market is
-    rejected only with a recall decision (``recall``).
+    ``act`` may be the act of another action (a recall decision): the rejection is
+    then signed a second time, with the meaning "rejected" and the rejection's own
+    statement.  An investigation's conclusion that rejects the lot passes its own
+    ``signature`` (and the ``disposition_id`` that signature names): one act, one
+    signature.  A lot whose product may be on the market is rejected only with a
+    recall decision (``recall``).
     """
     rejection = ACTIONS[ActionKey.REJECT]
     if lot.status == S.REJECTED:
@@ -178,7 +188,7 @@ def lot_reject_locked(*, lot: Lot, act: Act, recall: bool = False) -> Dispositio
         problems = [Problem(c, words) for c, words in lot_state_problems(ActionKey.REJECT, lot)]
     if problems:
         raise Refused(f"Lot {lot.lot_number} cannot be rejected", problems)
-    if act.action.key != ActionKey.REJECT:
+    if act.action.key != ActionKey.REJECT and signature is None:
         act = Act(
             person=act.person,
             reason=act.reason,
@@ -194,4 +204,6 @@ def lot_reject_locked(*, lot: Lot, act: Act, recall: bool = False) -> Dispositio
         by=act.person,
         actor=act.person.audit_actor(),
         act=act,
+        signature=signature,
+        disposition_id=disposition_id,
     )

@@ -12,14 +12,22 @@ from collections.abc import Sequence
 
 from django.utils import timezone
 
-from qc.models import Evaluation, Lot
+from qc.models import Evaluation, Lot, LotStatus
 from releases.lifecycle import lot_transition
-from releases.models import RELEASING_DECISIONS, UNSIGNED_DECISIONS, Decision, Disposition
+from releases.models import (
+    RELEASING_DECISIONS,
+    UNSIGNED_DECISIONS,
+    Decision,
+    Disposition,
+    NotificationKind,
+)
 from releases.services.certificates import certificate_enqueue_on_commit
 from releases.services.commands import Act
+from releases.services.notifications import notifications_resolve
 from services.accounts.models import User
 from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
+from services.esign.models import Signature
 
 DECISION_ACTIONS: dict[str, AuditAction] = {
     Decision.APPROVED: AuditAction.LOT_APPROVED,
@@ -43,8 +51,14 @@ def disposition_record(
     actor: Actor,
     act: Act | None = None,
     pending_tests: Sequence[str] = (),
+    signature: Signature | None = None,
+    disposition_id: int | None = None,
 ) -> Disposition:
-    """Write the decision, signed by ``act`` when its action signs (holds are not signed)."""
+    """Write the decision, signed by ``act`` when its action signs (holds are not signed).
+
+    ``signature``: the decision is part of an act already signed (an investigation's
+    conclusion that rejects the lot, whose signed content names ``disposition_id``),
+    so it carries that signature instead of a second one."""
     disposition = Disposition(
         lot=lot,
         decision=decision,
@@ -58,7 +72,10 @@ def disposition_record(
         decided_by=by,
         decided_by_name=actor.name,
     )
-    if decision not in UNSIGNED_DECISIONS:
+    if signature is not None:
+        disposition.pk, disposition.signature = disposition_id, signature
+        disposition.save(force_insert=True)
+    elif decision not in UNSIGNED_DECISIONS:
         if act is None or not act.action.signs:
             raise ValueError(f"a {decision} decision needs a signature")
         act.sign(disposition, label=f"lot {lot.lot_number}: {Decision(decision).label}")
@@ -86,4 +103,19 @@ def disposition_record(
     )
     if decision in RELEASING_DECISIONS:
         certificate_enqueue_on_commit(disposition_id=disposition.pk)
+    _resolve_done_work(lot, decision, status_after)
     return disposition
+
+
+# What a decision finishes: the notifications that asked for it resolve themselves.
+_DONE_WORK = {
+    Decision.APPROVED: (NotificationKind.READY_FOR_REVIEW,),
+    Decision.CONDITIONALLY_RELEASED: (NotificationKind.READY_FOR_REVIEW,),
+}
+
+
+def _resolve_done_work(lot: Lot, decision: str, status_after: str) -> None:
+    if status_after in (LotStatus.RELEASED, LotStatus.REJECTED):
+        notifications_resolve(lot=lot)  # decided: nothing of the lot waits any more
+    elif decision in _DONE_WORK:
+        notifications_resolve(lot=lot, kinds=_DONE_WORK[Decision(decision)])

@@ -20,9 +20,14 @@ from qc.evaluation import LineVerdict, LotVerdict
 from qc.models import Evaluation, Lot, LotStatus, Result
 from releases.lifecycle import lot_distributed, lot_mark_in_testing, lot_transition
 from releases.models import InvestigationKind, NotificationKind
+from releases.services.guards import unreviewed_result_ids
 from releases.services.holds import lot_flag_conditional_failure
 from releases.services.investigations import investigation_open
-from releases.services.notifications import lot_ready_for_review_notify, notify_qps
+from releases.services.notifications import (
+    lot_ready_for_review_notify,
+    notify_qps,
+    result_review_needed_notify,
+)
 from releases.services.trends import control_baseline_signed, lot_out_of_trend_judge
 from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
@@ -65,6 +70,8 @@ def evaluation_recorded(event: hooks.EvaluationRecorded) -> None:
     # Against the signed control limits of the product's charts (Nelson rules).
     lot_out_of_trend_judge(lot=lot)
     lot_follow_evaluation(lot=lot, evaluation=event.evaluation)
+    if lot.status != S.REJECTED:  # 21 CFR 211.194(a)(8): results wait for a second person
+        result_review_needed_notify(lot=lot, unreviewed=len(unreviewed_result_ids(lot)))
 
 
 _WORKFLOW = Actor.system("release workflow")

@@ -32,6 +32,7 @@ from releases.models import (
 from releases.policy import (
     ACTIONS,
     CHECKLIST_ACTION,
+    ActionKey,
     Checklist,
     lot_state_problems,
     role_names,
@@ -356,6 +357,16 @@ def _result_review_check(lot: Lot) -> Check:
             ),
         )
     return Check("result_review", title, problems)
+
+
+def review_pending(key: ActionKey, lot: Lot, evaluation: Evaluation | None) -> tuple[Problem, ...]:
+    """Why the review ``key`` (results, audit trail) still blocks the lot's decision: the
+    same check a decision runs (empty: done).  The worklists list what it returns."""
+    if key == ActionKey.RESULT_REVIEW:
+        return _result_review_check(lot).problems
+    if key == ActionKey.AUDIT_TRAIL_REVIEW:
+        return _audit_trail_review_check(lot, evaluation).problems
+    raise ValueError(f"{key} is not a review a decision waits for")
 
 
 def performed_by(result: Result, user: User) -> bool:

@@ -10,28 +10,35 @@ retests is fixed in advance).
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+from typing import IO, Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from qc.models import Lot, Result
 from releases.models import (
     EntryType,
     Investigation,
+    InvestigationAttachment,
     InvestigationEntry,
     InvestigationKind,
     NotificationKind,
 )
 from releases.policy import ActionKey
-from releases.services.commands import investigation_command, lot_command
+from releases.services.commands import Act, investigation_command, lot_command
 from releases.services.notifications import notify_qa
 from services.accounts.context import AuthContext
 from services.accounts.models import User
 from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
 from services.errors import InvalidInput
+from services.esign.models import Signature
 
 ENTRY_ACTIONS: dict[str, AuditAction] = {
     EntryType.OPENED: AuditAction.INVESTIGATION_OPENED,
@@ -43,6 +50,7 @@ ENTRY_ACTIONS: dict[str, AuditAction] = {
     EntryType.RETEST_ALLOWED: AuditAction.INVESTIGATION_RETEST_ALLOWED,
     EntryType.LOTS_CHECKED: AuditAction.INVESTIGATION_LOTS_CHECKED,
     EntryType.CONCLUDED: AuditAction.INVESTIGATION_CONCLUDED,
+    EntryType.ATTACHMENT_ADDED: AuditAction.INVESTIGATION_ATTACHMENT_ADDED,
 }
 
 _PREFIX = {
@@ -164,8 +172,10 @@ def entry_add(
     by: User | None,
     actor: Actor,
     data: dict[str, Any] | None = None,
+    records: Sequence[Model] = (),
 ) -> InvestigationEntry:
-    """Append an entry (in the caller's transaction) and audit it."""
+    """Append an entry (in the caller's transaction) and audit it; its event binds the
+    entry and ``records``, the GMP rows written with it (an attachment)."""
     entry = InvestigationEntry.objects.create(
         investigation=investigation,
         recorded_at=timezone.now(),
@@ -175,16 +185,56 @@ def entry_add(
         text=text,
         data=data,
     )
+    _entry_audit(entry, actor, records=records)
+    return entry
+
+
+def entry_add_signed(
+    *,
+    investigation: Investigation,
+    entry_type: str,
+    act: Act,
+    data: dict[str, Any],
+    label: str,
+) -> tuple[InvestigationEntry, Signature]:
+    """Append an entry signed by ``act`` (one signature: the act's meaning) and audit it."""
+    person = act.person
+    entry, signature = act.sign(
+        InvestigationEntry(
+            investigation=investigation,
+            recorded_at=timezone.now(),
+            recorded_by=person.audit_actor().name,
+            recorded_by_user=person,
+            entry_type=entry_type,
+            text=act.reason,
+            data=data,
+        ),
+        label=label,
+    )
+    _entry_audit(entry, person.audit_actor(), signature_id=signature.pk)
+    return entry, signature
+
+
+def _entry_audit(
+    entry: InvestigationEntry,
+    actor: Actor,
+    signature_id: int | None = None,
+    records: Sequence[Model] = (),
+) -> None:
     audit_record(
         actor=actor,
-        action=ENTRY_ACTIONS[entry_type],
+        action=ENTRY_ACTIONS[entry.entry_type],
         object_type="investigation",
-        object_id=investigation.number,
-        new_values={"entry_id": entry.pk, "entry_type": entry_type, "data": data},
-        reason=text,
-        records=[entry],
+        object_id=entry.investigation.number,
+        new_values={
+            "entry_id": entry.pk,
+            "entry_type": entry.entry_type,
+            "data": entry.data,
+            **({"signature_id": signature_id} if signature_id is not None else {}),
+        },
+        reason=entry.text,
+        records=[entry, *records],
     )
-    return entry
 
 
 def investigation_add_entry(
@@ -214,4 +264,86 @@ def investigation_add_entry(
             actor=act.person.audit_actor(),
             data=data,
         ),
+    )
+
+
+def attachment_read(upload: IO[bytes]) -> bytes:
+    """An upload's bytes, at most one byte past the limit (the service then refuses it),
+    so an oversized file is never read whole into memory."""
+    return upload.read(settings.INVESTIGATION_ATTACHMENT_MAX_BYTES + 1)
+
+
+def _attachment_name(file_name: str) -> str:
+    name = PurePosixPath(str(file_name).replace("\\", "/")).name.strip()
+    if not name or len(name) > 255 or not name.isprintable():
+        raise InvalidInput.single(
+            "file", "the file needs a printable name of at most 255 characters", code="invalid"
+        )
+    return name
+
+
+def investigation_attach_file(
+    *,
+    number: str,
+    auth: AuthContext,
+    file_name: str,
+    content: bytes,
+    description: str,
+    media_type: str = "",
+) -> InvestigationAttachment:
+    """Attach a raw-data file (21 CFR 211.194(a)): stored once, never replaced or removed,
+    its SHA-256 in the log and the audit trail (21 CFR 11.10(e))."""
+    name = _attachment_name(file_name)
+    limit = settings.INVESTIGATION_ATTACHMENT_MAX_BYTES
+    if not content:
+        raise InvalidInput.single("file", "the file is empty", code="file_empty")
+    if len(content) > limit:
+        raise InvalidInput.single(
+            "file",
+            f"the file is larger than {limit} bytes (INVESTIGATION_ATTACHMENT_MAX_BYTES)",
+            code="file_too_large",
+        )
+    kind = (media_type or "").strip()[:100]
+    if not kind.isprintable() or "/" not in kind:
+        kind = "application/octet-stream"
+    digest = hashlib.sha256(content).hexdigest()
+
+    def attach(investigation: Investigation, lot: Lot, act: Act) -> InvestigationAttachment:
+        person = act.person
+        attachment = InvestigationAttachment.objects.create(
+            investigation=investigation,
+            file_name=name,
+            media_type=kind,
+            size=len(content),
+            sha256=digest,
+            content=content,
+            description=act.reason,
+            uploaded_at=timezone.now(),
+            uploaded_by=person.audit_actor().name,
+            uploaded_by_user=person,
+        )
+        entry_add(
+            investigation=investigation,
+            entry_type=EntryType.ATTACHMENT_ADDED,
+            text=act.reason,
+            by=person,
+            actor=person.audit_actor(),
+            data={
+                "attachment_id": attachment.pk,
+                "file_name": name,
+                "media_type": kind,
+                "size": len(content),
+                "sha256": digest,
+            },
+            records=[attachment],
+        )
+        return attachment
+
+    return investigation_command(
+        key=ActionKey.ATTACH,
+        auth=auth,
+        number=number,
+        reason=description,
+        reason_field="description",
+        body=attach,
     )

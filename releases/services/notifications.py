@@ -6,7 +6,10 @@ mails them, so a mail server that is down never fails or slows a signed decision
 
 QA officers are told when a lot becomes ready for review, an OOS investigation
 opens, or a failure happens after release (21 CFR 211.192); Qualified Persons
-when a lot awaits certification or its pending tests conform.
+when a lot awaits certification or its pending tests conform; QC reviewers when
+a lot's results wait for their review.  A notification resolves itself when the
+work it announced is done (``notifications_resolve``, called by the service that
+did it): it no longer counts as unread.
 """
 
 from __future__ import annotations
@@ -118,6 +121,44 @@ def notify_qps(*, kind: str, text: str, lot: Lot | None = None) -> list[Notifica
     return notify_role(roles=(Role.QUALIFIED_PERSON,), kind=kind, text=text, lot=lot)
 
 
+def result_review_needed_notify(*, lot: Lot, unreviewed: int) -> list[Notification]:
+    """Tell the QC reviewers once while the lot's results wait for their review."""
+    waiting = Notification.objects.filter(
+        lot=lot, kind=NotificationKind.RESULT_REVIEW_NEEDED, resolved_at__isnull=True
+    )
+    if not unreviewed or waiting.exists():
+        return []
+    return notify_role(
+        roles=(Role.QC_REVIEWER,),
+        kind=NotificationKind.RESULT_REVIEW_NEEDED,
+        text=f"Lot {lot.lot_number}: {unreviewed} result(s) wait for a second person's review "
+        "before the lot can be decided (21 CFR 211.194(a)(8)).",
+        lot=lot,
+    )
+
+
+def notifications_resolve(
+    *,
+    lot: Lot | None = None,
+    investigation: Investigation | None = None,
+    kinds: Iterable[str] | None = None,
+) -> int:
+    """The work announced is done: the notifications stop counting as unread or open.
+
+    In the caller's transaction (the decision, the closing, the review that did the work).
+    """
+    if lot is None and investigation is None:
+        raise ValueError("resolve the notifications of a lot or of an investigation")
+    open_ = Notification.objects.filter(resolved_at__isnull=True)
+    if lot is not None:
+        open_ = open_.filter(lot=lot)
+    if investigation is not None:
+        open_ = open_.filter(investigation=investigation)
+    if kinds is not None:
+        open_ = open_.filter(kind__in=list(kinds))
+    return open_.update(resolved_at=timezone.now())
+
+
 def lot_ready_for_review_notify(*, lot: Lot) -> None:
     notify_qa(
         kind=NotificationKind.READY_FOR_REVIEW,
@@ -170,6 +211,18 @@ def notifications_mail(*, notification_ids: list[int]) -> int:
             Notification.objects.filter(pk=notification.pk).update(mailed_at=timezone.now())
             sent += 1
     return sent
+
+
+def notification_open(*, user: User, notification_id: int) -> Notification | None:
+    """Mark the person's notification read (opening its link) and return it."""
+    notification = (
+        Notification.objects.filter(recipient=user, pk=notification_id)
+        .select_related("lot", "investigation")
+        .first()
+    )
+    if notification is not None and notification.read_at is None:
+        notification_mark_read(user=user, notification_id=notification.pk)
+    return notification
 
 
 def notification_mark_read(*, user: User, notification_id: int | None = None) -> int:

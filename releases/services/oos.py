@@ -11,7 +11,13 @@ then a conclusion:
   advance, by a different analyst (the release guards count).
 * no assignable cause: Phase II, a production investigation that extends to
   other lots (21 CFR 211.192; the lots checked are recorded), concluded by QA
-  with a signature.  A confirmed OOS rejects the lot (21 CFR 211.165(f)).
+  with a signature once its findings are recorded: confirmed OOS (the lot is
+  rejected by that signature, 21 CFR 211.165(f)), not confirmed (an assignable
+  cause found late: a second person invalidates the result, as in Phase I), or
+  inconclusive (QA decides on the lot, with a justification).
+
+Each act is one signature: the Phase I conclusion, the invalidation, the
+conclusion (whose signature also carries the rejection it makes).
 
 All individual results are kept; an OOS result is never averaged with passing
 retests (qc.evaluation.selection judges each valid result on its own).
@@ -20,6 +26,7 @@ retests (qc.evaluation.selection judges each valid result on its own).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import F
@@ -31,6 +38,7 @@ from releases.lifecycle import lot_distributed
 from releases.models import (
     PHASED_KINDS,
     Conclusion,
+    Disposition,
     EntryType,
     Investigation,
     InvestigationEntry,
@@ -39,19 +47,20 @@ from releases.models import (
     NotificationKind,
     ResultInvalidation,
 )
-from releases.policy import ActionKey
-from releases.selectors import pending_invalidation_proposal
-from releases.services.commands import Act, investigation_command
+from releases.policy import ActionKey, lot_state_problems
+from releases.selectors import pending_invalidation_proposal, statement_facts
+from releases.services.commands import Act, investigation_command, require_meaningful_reason
 from releases.services.decisions import lot_reject_locked
 from releases.services.errors import Problem, Refused
 from releases.services.guards import performed_by
-from releases.services.investigations import entry_add
-from releases.services.notifications import notify_qa
+from releases.services.investigations import entry_add, entry_add_signed
+from releases.services.notifications import notifications_resolve, notify_qa
 from services.accounts.context import AuthContext
 from services.accounts.models import User
 from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
 from services.errors import InvalidInput
+from services.esign.services import next_id
 
 
 def _refuse(investigation: Investigation, what: str, *problems: Problem) -> Refused:
@@ -83,10 +92,65 @@ def invalidation_signer_problems(
     return problems
 
 
+def _proposal_problems(investigation: Investigation, *, invalidating: bool) -> list[Problem]:
+    """Why no invalidation can be proposed now (``invalidating``: the conclusion would)."""
+    problems = []
+    if pending_invalidation_proposal(investigation=investigation) is not None:
+        problems.append(
+            Problem(
+                "invalidation_already_proposed",
+                "An invalidation of the result is already proposed; a second person signs it.",
+            )
+        )
+    result = investigation.result
+    if invalidating and result is None:
+        problems.append(
+            Problem(
+                "no_result",
+                "No result is named by the investigation, so none can be invalidated.",
+            )
+        )
+    if (
+        invalidating
+        and result is not None
+        and ResultInvalidation.objects.filter(result=result).exists()
+    ):
+        problems.append(
+            Problem("result_already_invalidated", f"Result #{result.pk} is already invalidated.")
+        )
+    return problems
+
+
+def _propose_invalidation(investigation: Investigation, act: Act) -> None:
+    """The proposal a second person signs (21 CFR 610.1); the cause is the act's reason."""
+    result = investigation.result
+    assert result is not None
+    person = act.person
+    entry_add(
+        investigation=investigation,
+        entry_type=EntryType.INVALIDATION_PROPOSED,
+        text=act.reason,
+        by=person,
+        actor=person.audit_actor(),
+        data={
+            "result_id": result.pk,
+            "test": result.test.code,
+            "value_as_posted": result.value_as_posted,
+            "unit_as_posted": result.unit_as_posted,
+            "cause": act.reason,
+            "proposed_by": person.username,
+            "proposed_by_id": person.pk,
+        },
+    )
+
+
 def investigation_conclude_phase_one(
-    *, number: str, auth: AuthContext, assignable_cause: bool, reason: str
+    *, number: str, auth: AuthContext, password: str, assignable_cause: bool, reason: str
 ) -> Investigation:
-    """Conclude the laboratory investigation: an assignable cause, or on to Phase II."""
+    """Conclude the laboratory investigation, signed (meaning "concluded"): an assignable
+    cause proposes the invalidation, or the investigation goes on to Phase II."""
+    if not isinstance(assignable_cause, bool):
+        raise InvalidInput.single("assignable_cause", "must be true or false", code="invalid")
 
     def conclude(investigation: Investigation, lot: Lot, act: Act) -> Investigation:
         problems = []
@@ -98,66 +162,31 @@ def investigation_conclude_phase_one(
                     "(analyst, method, instrument, calculations, standards) before concluding.",
                 )
             )
-        if pending_invalidation_proposal(investigation=investigation) is not None:
-            problems.append(
-                Problem(
-                    "invalidation_already_proposed",
-                    "Phase I already concluded with an assignable cause.",
-                )
-            )
-        result = investigation.result
-        if assignable_cause and result is None:
-            problems.append(
-                Problem(
-                    "no_result",
-                    "No result is named by the investigation, so none can be invalidated.",
-                )
-            )
-        if (
-            assignable_cause
-            and result is not None
-            and ResultInvalidation.objects.filter(result=result).exists()
-        ):
-            problems.append(
-                Problem(
-                    "result_already_invalidated", f"Result #{result.pk} is already invalidated."
-                )
-            )
+        problems += _proposal_problems(investigation, invalidating=assignable_cause)
         if problems:
             raise _refuse(investigation, "Phase I cannot conclude", *problems)
-        person, actor = act.person, act.person.audit_actor()
-        entry_add(
+        entry_add_signed(
             investigation=investigation,
             entry_type=EntryType.PHASE_ONE_CONCLUDED,
-            text=act.reason,
-            by=person,
-            actor=actor,
+            act=act,
             data={"assignable_cause": assignable_cause},
+            label=f"{investigation.number}: Phase I concluded",
         )
         if assignable_cause:
-            assert result is not None
-            entry_add(
-                investigation=investigation,
-                entry_type=EntryType.INVALIDATION_PROPOSED,
-                text=act.reason,
-                by=person,
-                actor=actor,
-                data={
-                    "result_id": result.pk,
-                    "test": result.test.code,
-                    "value_as_posted": result.value_as_posted,
-                    "unit_as_posted": result.unit_as_posted,
-                    "cause": act.reason,
-                    "proposed_by": person.username,
-                    "proposed_by_id": person.pk,
-                },
-            )
+            _propose_invalidation(investigation, act)
         else:
-            _set_phase(investigation, InvestigationPhase.PHASE_2, actor, act.reason)
+            _set_phase(
+                investigation, InvestigationPhase.PHASE_2, act.person.audit_actor(), act.reason
+            )
         return investigation
 
     return investigation_command(
-        key=ActionKey.PHASE_ONE, auth=auth, number=number, reason=reason, body=conclude
+        key=ActionKey.PHASE_ONE,
+        auth=auth,
+        number=number,
+        reason=reason,
+        password=password,
+        body=conclude,
     )
 
 
@@ -231,8 +260,19 @@ def investigation_invalidate_result(
             reason=act.reason,
             records=[invalidation],
         )
-        _allow_retest(investigation, signer, f"assignable laboratory cause: {invalidation.reason}")
-        _close(investigation, Conclusion.INVALIDATED, signer, act.reason)
+        if investigation.retest_allowed_at is None:
+            _allow_retest(
+                investigation, signer, f"assignable laboratory cause: {invalidation.reason}"
+            )
+        # Found in Phase I, the laboratory error invalidates; found in Phase II, the OOS
+        # result is "not confirmed" (FDA OOS guidance, 2022).
+        late = investigation.phase == InvestigationPhase.PHASE_2
+        _close(
+            investigation,
+            Conclusion.NOT_CONFIRMED if late else Conclusion.INVALIDATED,
+            signer,
+            act.reason,
+        )
         lot_id = lot.pk
         transaction.on_commit(lambda: enqueue_lot_evaluation(lot_id))
         return invalidation
@@ -311,6 +351,9 @@ def investigation_record_phase_two(
                 "list the other lots, not the lot investigated",
                 code="lot_investigated_listed",
             )
+        now = timezone.now()
+        Investigation.objects.filter(pk=investigation.pk).update(phase_two_recorded_at=now)
+        investigation.phase_two_recorded_at = now
         return entry_add(
             investigation=investigation,
             entry_type=EntryType.LOTS_CHECKED,
@@ -336,73 +379,140 @@ def investigation_record_phase_two(
     )
 
 
-def investigation_conclude(
-    *, number: str, auth: AuthContext, password: str, conclusion: str, reason: str
-) -> Investigation:
-    """QA closes an investigation with a signature (meaning "concluded").
+PHASE_TWO_OUTCOMES = (Conclusion.CONFIRMED_OOS, Conclusion.NOT_CONFIRMED, Conclusion.INCONCLUSIVE)
+CAPA_REFERENCE_MAX = 64
 
-    ``confirmed_oos`` ends Phase II of an OOS or post-release investigation; an OOS
-    lot not yet on the market is rejected in the same transaction with a second
-    signature (meaning "rejected"; 21 CFR 211.165(f)); a lot already distributed
-    awaits QA's recall decision.  ``assessed`` closes a trend notice or a deviation.
-    """
-    if conclusion not in {Conclusion.CONFIRMED_OOS, Conclusion.ASSESSED}:
+
+def _capa_reference(value: str) -> str:
+    reference = (value or "").strip()
+    if len(reference) > CAPA_REFERENCE_MAX or not reference.isprintable():
         raise InvalidInput.single(
-            "conclusion", "must be 'confirmed_oos' or 'assessed'", code="invalid_choice"
+            "capa_reference",
+            f"at most {CAPA_REFERENCE_MAX} printable characters, e.g. CAPA-2024-017",
+            code="invalid",
         )
+    return reference
+
+
+def investigation_conclude(
+    *,
+    number: str,
+    auth: AuthContext,
+    password: str,
+    conclusion: str,
+    reason: str,
+    reject_lot: bool | None = None,
+    capa_reference: str = "",
+) -> Investigation:
+    """QA concludes an investigation with one signature (meaning "concluded").
+
+    After Phase II of an OOS or post-release investigation (FDA OOS guidance, 2022):
+
+    * ``confirmed_oos``: the investigation closes and a lot not yet on the market is
+      rejected by the same signature (21 CFR 211.165(f)); a distributed lot awaits
+      QA's recall decision;
+    * ``not_confirmed``: an assignable laboratory cause found late (the reason) proposes
+      the result's invalidation, which a second person signs (21 CFR 610.1); the
+      investigation closes then;
+    * ``inconclusive``: QA decides on the lot (``reject_lot``) with a justification of a
+      few words; the result stands, given full consideration.
+
+    ``assessed`` closes a trend notice or a deviation.  ``capa_reference`` names the
+    deviation or CAPA record the conclusion leads to.
+    """
+    if conclusion not in {*PHASE_TWO_OUTCOMES, Conclusion.ASSESSED}:
+        raise InvalidInput.single(
+            "conclusion",
+            "must be 'confirmed_oos', 'not_confirmed', 'inconclusive' or 'assessed'",
+            code="invalid_choice",
+        )
+    reference = _capa_reference(capa_reference)
+    if conclusion == Conclusion.INCONCLUSIVE:
+        if not isinstance(reject_lot, bool):
+            raise InvalidInput.single(
+                "reject_lot",
+                "an inconclusive investigation needs QA's decision: true or false",
+                code="decision_required",
+            )
+        reason = require_meaningful_reason(reason)  # the justification (FDA OOS guidance)
+    elif reject_lot is not None:
+        raise InvalidInput.single(
+            "reject_lot",
+            "only an inconclusive investigation asks QA to decide on the lot",
+            code="not_applicable",
+        )
+    rejects = conclusion == Conclusion.CONFIRMED_OOS or bool(reject_lot)
 
     def conclude(investigation: Investigation, lot: Lot, act: Act) -> Investigation:
         what = "it cannot be concluded"
         phased = investigation.kind in PHASED_KINDS
-        if conclusion == Conclusion.CONFIRMED_OOS and not phased:
-            raise _refuse(
-                investigation,
-                what,
+        problems: list[Problem] = []
+        if conclusion != Conclusion.ASSESSED and not phased:
+            problems.append(
                 Problem(
                     "not_phased",
                     f"It is a {investigation.get_kind_display().lower()}; only OOS and "
-                    "post-release investigations confirm an OOS result.",
-                ),
-            )
-        if (
-            conclusion == Conclusion.CONFIRMED_OOS
-            and not investigation.entries.filter(entry_type=EntryType.LOTS_CHECKED).exists()
-        ):
-            raise _refuse(
-                investigation,
-                what,
-                Problem(
-                    "phase_two_not_recorded",
-                    "Phase II has not recorded which other lots were checked (21 CFR 211.192: "
-                    "the investigation extends to other batches).",
-                ),
+                    "post-release investigations end with a Phase II outcome.",
+                )
             )
         if conclusion == Conclusion.ASSESSED and phased:
-            raise _refuse(
-                investigation,
-                what,
+            problems.append(
                 Problem(
                     "oos_cannot_be_assessed",
-                    "An OOS result is either invalidated for an assignable laboratory cause or "
-                    "confirmed after Phase II; it cannot be closed as assessed.",
-                ),
+                    "An OOS result is invalidated for an assignable laboratory cause, confirmed, "
+                    "not confirmed or found inconclusive; it cannot be closed as assessed.",
+                )
             )
-        signer = act.person
-        act.sign(
-            InvestigationEntry(
-                investigation=investigation,
-                recorded_at=timezone.now(),
-                recorded_by=signer.audit_actor().name,
-                recorded_by_user=signer,
-                entry_type=EntryType.CONCLUDED,
-                text=act.reason,
-                data={"conclusion": conclusion},
-            ),
+        if phased:
+            problems += _proposal_problems(
+                investigation, invalidating=conclusion == Conclusion.NOT_CONFIRMED
+            )
+        rejection = _rejection_due(investigation, lot) if rejects and phased else None
+        problems += rejection.problems if rejection is not None else []
+        if problems:
+            raise _refuse(investigation, what, *problems)
+        rejection_id = next_id(Disposition) if rejection is not None and rejection.now else None
+        _, signature = entry_add_signed(
+            investigation=investigation,
+            entry_type=EntryType.CONCLUDED,
+            act=act,
+            data={
+                "conclusion": conclusion,
+                "capa_reference": reference,
+                "reject_lot": rejects,
+                # The rejection this signature makes (one act, one signature).
+                "rejection_disposition_id": rejection_id,
+            },
             label=f"{investigation.number}: {Conclusion(conclusion).label}",
         )
-        _close(investigation, conclusion, signer, act.reason)
-        if conclusion == Conclusion.CONFIRMED_OOS:
-            _after_confirmed_oos(investigation, lot, act)
+        if reference:
+            Investigation.objects.filter(pk=investigation.pk).update(capa_reference=reference)
+            investigation.capa_reference = reference
+        if conclusion == Conclusion.NOT_CONFIRMED:
+            _propose_invalidation(investigation, act)  # closes when the second person signs
+            return investigation
+        _close(investigation, conclusion, act.person, act.reason)
+        if rejection_id is not None:
+            lot_reject_locked(
+                lot=lot,
+                act=Act(
+                    person=act.person,
+                    reason=f"{Conclusion(conclusion).label} by {investigation.number}: "
+                    f"{act.reason}",
+                    action=act.action,
+                    statement=act.statement,
+                ),
+                signature=signature,
+                disposition_id=rejection_id,
+            )
+        elif rejection is not None and rejection.recall_decision:
+            notify_qa(
+                kind=NotificationKind.POST_RELEASE_FAILURE,
+                text=f"{investigation.number} confirmed the failure of lot {lot.lot_number} "
+                "after release: record the recall decision.",
+                lot=lot,
+                investigation=investigation,
+            )
         return investigation
 
     return investigation_command(
@@ -412,28 +522,27 @@ def investigation_conclude(
         reason=reason,
         password=password,
         body=conclude,
+        facts=lambda lot, investigation: statement_facts(
+            lot=lot, investigation=investigation, conclusion=conclusion, reject_lot=rejects
+        ),
     )
 
 
-def _after_confirmed_oos(investigation: Investigation, lot: Lot, act: Act) -> None:
+@dataclass(frozen=True)
+class _Rejection:
+    now: bool  # the conclusion rejects the lot itself
+    recall_decision: bool  # product may be on the market: QA records the recall decision
+    problems: list[Problem]
+
+
+def _rejection_due(investigation: Investigation, lot: Lot) -> _Rejection:
+    """What rejecting the lot after the conclusion means, checked before anything is signed."""
     if lot_distributed(lot) or investigation.kind == InvestigationKind.POST_RELEASE:
-        notify_qa(
-            kind=NotificationKind.POST_RELEASE_FAILURE,
-            text=f"{investigation.number} confirmed the failure of lot {lot.lot_number} after "
-            "release: record the recall decision.",
-            lot=lot,
-            investigation=investigation,
-        )
-        return
+        return _Rejection(now=False, recall_decision=True, problems=[])
     if lot.status == LotStatus.REJECTED:
-        return
-    rejection = Act(
-        person=act.person,
-        reason=f"Out of specification confirmed by {investigation.number}: {act.reason}",
-        action=act.action,
-        statement=act.statement,
-    )
-    lot_reject_locked(lot=lot, act=rejection)
+        return _Rejection(now=False, recall_decision=False, problems=[])
+    problems = [Problem(code, words) for code, words in lot_state_problems(ActionKey.REJECT, lot)]
+    return _Rejection(now=True, recall_decision=False, problems=problems)
 
 
 def _set_phase(investigation: Investigation, phase: str, actor: Actor, reason: str) -> None:
@@ -457,6 +566,7 @@ def _close(investigation: Investigation, conclusion: str, by: User, reason: str)
     investigation.conclusion = conclusion
     investigation.closed_at = timezone.now()
     investigation.save(update_fields=["phase", "conclusion", "closed_at"])
+    notifications_resolve(investigation=investigation)  # its work is done
     audit_record(
         actor=by.audit_actor(),
         action=AuditAction.INVESTIGATION_CLOSED,

@@ -13,10 +13,11 @@ from __future__ import annotations
 from django.utils import timezone
 
 from qc.models import Lot
-from releases.models import Investigation, RecallDecision
+from releases.models import Investigation, NotificationKind, RecallDecision
 from releases.policy import ActionKey
 from releases.services.commands import Act, lot_command
 from releases.services.decisions import lot_reject_locked
+from releases.services.notifications import notifications_resolve
 from services.accounts.context import AuthContext
 from services.audit.actions import AuditAction
 from services.audit.services import audit_record
@@ -85,6 +86,8 @@ def lot_record_recall_decision(
             reason=act.reason,
             records=[decision],
         )
+        # The failure after release asked QA for this decision: that work is done.
+        notifications_resolve(lot=lot, kinds=(NotificationKind.POST_RELEASE_FAILURE,))
         return decision
 
     return lot_command(

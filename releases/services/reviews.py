@@ -13,12 +13,13 @@ from django.utils import timezone
 
 from qc.models import Lot, Result
 from qc.selectors import lot_evaluations
-from releases.models import AuditTrailReview, ResultReview
+from releases.models import AuditTrailReview, NotificationKind, ResultReview
 from releases.policy import ActionKey, Facts
 from releases.selectors import statement_facts
 from releases.services.commands import Act, lot_command
 from releases.services.errors import Problem, Refused
 from releases.services.guards import ids_text, performed_by
+from releases.services.notifications import notifications_resolve
 from services.accounts.context import AuthContext
 from services.audit.actions import AuditAction
 from services.audit.models import AuditEvent
@@ -76,6 +77,8 @@ def lot_record_result_review(
             reason=act.reason,
             records=[record],
         )
+        # Every result the lot has now is reviewed: the reviewers' notice is done.
+        notifications_resolve(lot=lot, kinds=(NotificationKind.RESULT_REVIEW_NEEDED,))
         return record
 
     return lot_command(

@@ -11,6 +11,7 @@ from django.utils.safestring import SafeString, mark_safe
 from qc.evaluation.types import verdict_words
 from qc.models import Lot, LotStatus
 from releases.lifecycle import lot_expired, lot_expires_soon
+from releases.models import Conclusion
 
 register = template.Library()
 
@@ -54,6 +55,15 @@ def status_label(value: str | None) -> str:
         return str(LotStatus(value).label)
     except ValueError:
         return value
+
+
+@register.filter
+def conclusion_label(value: str | None) -> str:
+    """An investigation's conclusion as its label ("not_confirmed" -> "Not confirmed: ...")."""
+    try:
+        return str(Conclusion(value).label) if value else ""
+    except ValueError:
+        return str(value)
 
 
 @register.filter

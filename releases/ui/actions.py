@@ -29,7 +29,11 @@ from releases.services.decisions import (
     lot_release,
 )
 from releases.services.holds import lot_hold, lot_release_hold
-from releases.services.investigations import investigation_add_entry, investigation_open_deviation
+from releases.services.investigations import (
+    investigation_add_entry,
+    investigation_attach_file,
+    investigation_open_deviation,
+)
 from releases.services.oos import (
     investigation_allow_retest,
     investigation_conclude,
@@ -71,6 +75,7 @@ class ActionForm:
         lot: Lot | None = None,
         investigation: Investigation | None = None,
         data: Any = None,
+        files: Any = None,
         initial: dict[str, Any] | None = None,
     ) -> forms.Form:
         kwargs: dict[str, Any] = {"prefix": self.key.value, "initial": initial}
@@ -80,7 +85,7 @@ class ActionForm:
             kwargs["lot"] = lot
         if self.form_class in (ui_forms.PhaseTwoForm, ui_forms.ConcludeForm):
             kwargs["investigation"] = investigation
-        return self.form_class(data, **kwargs)
+        return self.form_class(data, files, **kwargs)
 
     def run(self, *, subject: dict[str, str], auth: AuthContext, form: forms.Form) -> Any:
         kwargs = form.service_kwargs()  # type: ignore[attr-defined]
@@ -250,6 +255,13 @@ INVESTIGATION_ACTIONS: dict[str, ActionForm] = _forms(
         ui_forms.PhaseTwoForm,
         investigation_record_phase_two,
         "Phase II findings are recorded in {number}.",
+    ),
+    ActionForm(
+        ActionKey.ATTACH,
+        "Attach the file",
+        ui_forms.AttachmentForm,
+        investigation_attach_file,
+        "The file is attached to {number}; its SHA-256 is in the audit trail.",
     ),
     ActionForm(
         ActionKey.CONCLUDE,

@@ -15,6 +15,7 @@ from django import forms
 
 from qc.models import Lot
 from releases.models import PHASED_KINDS, Conclusion, Investigation
+from releases.services.investigations import attachment_read
 
 _TEXT = {"rows": 3}
 
@@ -204,8 +205,12 @@ class EntryForm(forms.Form):
         return {"entry_type": self.cleaned_data["entry_type"], "text": self.cleaned_data["text"]}
 
 
-class PhaseOneForm(forms.Form):
-    signs = False
+class PhaseOneForm(SignatureForm):
+    """Phase I ends with a signature (meaning "concluded"): a cause, or on to Phase II."""
+
+    reason_label = "Cause, or why none was found"
+    reason_help = "Printed on the signature manifest and in the audit trail."
+    field_order = ["assignable_cause", "reason", "password"]
 
     assignable_cause = forms.TypedChoiceField(
         label="Conclusion of the laboratory investigation",
@@ -216,21 +221,38 @@ class PhaseOneForm(forms.Form):
         coerce=lambda value: value == "yes",
         widget=forms.RadioSelect,
     )
-    reason = forms.CharField(
-        label="Cause, or why none was found",
-        widget=forms.Textarea(attrs=_TEXT),
-        max_length=4000,
-    )
 
     def service_kwargs(self) -> dict[str, Any]:
-        return {
-            "assignable_cause": self.cleaned_data["assignable_cause"],
-            "reason": self.cleaned_data["reason"],
-        }
+        kwargs = super().service_kwargs()
+        kwargs["assignable_cause"] = self.cleaned_data["assignable_cause"]
+        return kwargs
 
 
 class InvalidationForm(SignatureForm):
     reason_help = "Why you, as the second person, agree the cause is a laboratory error."
+
+
+class AttachmentForm(forms.Form):
+    """A raw-data file for the investigation's record (kept whole, never replaced)."""
+
+    signs = False
+
+    file = forms.FileField(label="Raw-data file", allow_empty_file=True)
+    description = forms.CharField(
+        label="What the file is",
+        widget=forms.Textarea(attrs=_TEXT),
+        max_length=4000,
+        help_text="E.g. the chromatogram of the OOS run; its SHA-256 goes to the audit trail.",
+    )
+
+    def service_kwargs(self) -> dict[str, Any]:
+        upload = self.cleaned_data["file"]
+        return {
+            "file_name": upload.name,
+            "media_type": upload.content_type or "",
+            "content": attachment_read(upload),
+            "description": self.cleaned_data["description"],
+        }
 
 
 class AllowRetestForm(forms.Form):
@@ -289,22 +311,54 @@ class PhaseTwoForm(forms.Form):
 
 class ConcludeForm(SignatureForm):
     reason_label = "Conclusion and its justification"
-    field_order = ["conclusion", "reason", "password"]
+    reason_help = (
+        "Not confirmed: the assignable laboratory cause. Inconclusive: why QA decides as it "
+        "does (a few words). Printed on the signature manifest."
+    )
+    field_order = ["conclusion", "reject_lot", "capa_reference", "reason", "password"]
 
     conclusion = forms.ChoiceField(label="Conclusion", widget=forms.RadioSelect)
+    reject_lot = forms.TypedChoiceField(
+        label="QA's decision on the lot (inconclusive only)",
+        choices=[
+            ("", "— not inconclusive —"),
+            ("yes", "Reject the lot"),
+            ("no", "Do not reject: the result stands and counts in the evaluation"),
+        ],
+        coerce=lambda value: value == "yes",
+        empty_value=None,
+        required=False,
+    )
+    capa_reference = forms.CharField(
+        label="Deviation or CAPA reference",
+        required=False,
+        max_length=64,
+        help_text="Optional, e.g. CAPA-2024-017.",
+    )
 
     def __init__(
         self, *args: Any, investigation: Investigation | None = None, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
         phased = investigation is not None and investigation.kind in PHASED_KINDS
-        wanted = Conclusion.CONFIRMED_OOS if phased else Conclusion.ASSESSED
+        wanted = (
+            [Conclusion.CONFIRMED_OOS, Conclusion.NOT_CONFIRMED, Conclusion.INCONCLUSIVE]
+            if phased
+            else [Conclusion.ASSESSED]
+        )
         field = self.fields["conclusion"]
         assert isinstance(field, forms.ChoiceField)
-        field.choices = [(wanted.value, wanted.label)]
-        field.initial = wanted.value
+        field.choices = [(c.value, c.label) for c in wanted]
+        if len(wanted) == 1:
+            field.initial = wanted[0].value
+        if not phased:
+            del self.fields["reject_lot"]
 
     def service_kwargs(self) -> dict[str, Any]:
         kwargs = super().service_kwargs()
-        kwargs["conclusion"] = self.cleaned_data["conclusion"]
+        conclusion = self.cleaned_data["conclusion"]
+        kwargs["conclusion"] = conclusion
+        kwargs["capa_reference"] = self.cleaned_data.get("capa_reference", "")
+        if conclusion == Conclusion.INCONCLUSIVE:
+            kwargs["reject_lot"] = self.cleaned_data.get("reject_lot")
         return kwargs

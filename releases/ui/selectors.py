@@ -29,6 +29,7 @@ from releases.models import (
     Disposition,
     EntryType,
     Investigation,
+    InvestigationAttachment,
     InvestigationEntry,
     InvestigationKind,
     InvestigationPhase,
@@ -36,13 +37,14 @@ from releases.models import (
 from releases.policy import (
     ActionKey,
     Checklist,
-    applies_to_investigation,
     applies_to_lot,
 )
 from releases.selectors import (
     audit_exceptions,
     certificates_of,
+    investigation_attachments,
     investigation_get,
+    investigation_offers,
     lot_audit_trail,
     lot_dispositions,
     lot_signatures,
@@ -424,7 +426,10 @@ def lot_record(lot: Lot) -> LotRecord:
         "investigation"
     )
     number_of = {entry.pk: entry.investigation.number for entry in entries}
+    listed = {line.signature.pk for line in manifest}
     for signature in _entry_signatures(list(number_of)):
+        if signature.pk in listed:  # a conclusion's signature that also rejected the lot
+            continue
         check = signature_verify(signature)
         source = number_of.get(int(signature.object_id), "")
         manifest.append(ManifestLine(signature, check.intact, check.reason, source))
@@ -495,22 +500,6 @@ class EntryRow:
             return self.entry.entry_type
 
 
-def _investigation_offers(
-    key: ActionKey, investigation: Investigation, proposal: InvestigationEntry | None
-) -> bool:
-    """Whether the investigation page offers the action now (the policy's phases, and
-    the proposal that separates concluding Phase I from the second person's signature)."""
-    if not applies_to_investigation(key, investigation):
-        return False
-    if key == ActionKey.PHASE_ONE:
-        return proposal is None
-    if key == ActionKey.INVALIDATE_RESULT:
-        return proposal is not None
-    if key == ActionKey.ALLOW_RETEST:
-        return investigation.retest_allowed_at is None
-    return True
-
-
 @dataclass
 class InvestigationPage:
     investigation: Investigation
@@ -521,6 +510,7 @@ class InvestigationPage:
     attempts: int
     panels: list[Panel]
     invalidation: Any
+    attachments: list[InvestigationAttachment] = field(default_factory=list)
 
     @property
     def conclusion_label(self) -> str:
@@ -567,7 +557,7 @@ def investigation_page(number: str, user: User, bound: Bound | None = None) -> I
         if not spec.allowed(user):
             continue
         is_bound = bound is not None and bound.key == key
-        if not (is_bound or _investigation_offers(spec.key, investigation, proposal)):
+        if not (is_bound or investigation_offers(spec.key, investigation, proposal)):
             continue
         panel = Panel(
             key=key,
@@ -607,4 +597,5 @@ def investigation_page(number: str, user: User, bound: Bound | None = None) -> I
         attempts=attempts,
         panels=panels,
         invalidation=getattr(result, "invalidation", None) if result is not None else None,
+        attachments=list(investigation_attachments(investigation=investigation)),
     )

@@ -20,6 +20,11 @@ urlpatterns = [
         views.investigation_action,
         name="investigation-action",
     ),
+    path(
+        "investigations/<str:number>/attachments/<int:pk>/",
+        views.investigation_attachment,
+        name="investigation-attachment-file",
+    ),
     path("trends/", views.trend_list, name="trend-list"),
     path("trends/<str:product_code>/<str:test_code>/", views.trend_detail, name="trend-detail"),
     path(
@@ -79,6 +84,7 @@ urlpatterns = [
         name="reference-material-detail",
     ),
     path("notifications/", views.notification_list, name="notification-list"),
+    path("notifications/<int:pk>/", views.notification_open, name="notification-open"),
     path("notifications/read-all/", views.notification_read, name="notification-read-all"),
     path("notifications/<int:pk>/read/", views.notification_read, name="notification-read"),
 ]

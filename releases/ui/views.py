@@ -28,12 +28,18 @@ from django.views.decorators.http import require_POST
 from qc.models import Lot, LotStatus, Product, TestMethod
 from qc.selectors import control_chart, trend_catalogue
 from qc.services.trends import control_baseline_sign, control_baseline_statement
-from releases.downloads import certificate_download
+from releases.downloads import attachment_download, certificate_download
 from releases.history import ReleaseHistoryFilter, history_export, release_history
 from releases.models import Decision, Disposition, Investigation, Notification
 from releases.policy import ACTIONS, ActionKey, may_take, role_names
-from releases.selectors import certificate_get, lot_audit_trail, notifications_for
+from releases.selectors import (
+    attachment_get,
+    certificate_get,
+    lot_audit_trail,
+    notifications_for,
+)
 from releases.services.notifications import notification_mark_read
+from releases.services.notifications import notification_open as notification_open_service
 from releases.ui.actions import INVESTIGATION_ACTIONS, LOT_ACTIONS
 from releases.ui.pictures import PICTURE_FRAME
 from releases.ui.reference_materials import expiring_materials
@@ -50,6 +56,7 @@ from releases.ui.selectors import (
     status_counts,
 )
 from releases.ui.trends import LEFT, RIGHT, WIDTH, BaselineForm, chart_panels
+from releases.worklists import worklist_for
 from services.accounts.context import AuthContext
 from services.accounts.models import User
 from services.errors import DomainError, NotFound
@@ -65,6 +72,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         request,
         "releases/dashboard.html",
         {
+            "work": worklist_for(user=cast(User, request.user)),
             "attention": attention_for(request.user.role),  # type: ignore[union-attr]
             "tiles": [(value, label, counts[value]) for value, label in LotStatus.choices],
             "expiring_materials": expiring_materials(),
@@ -254,6 +262,15 @@ def investigation_detail(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+def investigation_attachment(request: HttpRequest, number: str, pk: int) -> FileResponse:
+    try:
+        attachment = attachment_get(number=number, pk=pk)
+    except NotFound:
+        raise Http404(f"no attachment {pk} of {number}") from None
+    return attachment_download(attachment)
+
+
+@login_required
 @require_POST
 def investigation_action(request: HttpRequest, number: str, key: str) -> HttpResponse:
     spec = INVESTIGATION_ACTIONS.get(key)
@@ -266,7 +283,7 @@ def investigation_action(request: HttpRequest, number: str, key: str) -> HttpRes
     if not spec.allowed(user):
         denied = _not_allowed(user, spec.key, None, spec.title)
         return _render_investigation(request, number, Bound(key, None, denied), status=403)
-    form = spec.form(investigation=investigation, data=request.POST)
+    form = spec.form(investigation=investigation, data=request.POST, files=request.FILES)
     if not form.is_valid():
         invalid = Refusal("Please correct the form", [])
         return _render_investigation(request, number, Bound(key, form, invalid), status=400)
@@ -297,6 +314,19 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     user = cast(User, request.user)
     notifications = list(notifications_for(user=user)[:200])
     return render(request, "releases/notifications.html", {"notifications": notifications})
+
+
+@login_required
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """A notification's link: marks it read, then goes to what it is about."""
+    notification = notification_open_service(user=cast(User, request.user), notification_id=pk)
+    if notification is None:
+        raise Http404(f"no notification {pk}")
+    if notification.investigation is not None:
+        return redirect("investigation-detail", notification.investigation.number)
+    if notification.lot is not None:
+        return redirect("lot-detail", notification.lot.lot_number)
+    return redirect("notification-list")
 
 
 @login_required

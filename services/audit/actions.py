@@ -120,5 +120,6 @@ class AuditAction(models.TextChoices):
     INVESTIGATION_RETEST_ALLOWED = "investigation.retest_allowed", "Retest allowed"
     INVESTIGATION_LOTS_CHECKED = "investigation.lots_checked", "Phase II: other lots checked"
     INVESTIGATION_CONCLUDED = "investigation.concluded", "Investigation concluded"
+    INVESTIGATION_ATTACHMENT_ADDED = "investigation.attachment_added", "Raw-data file attached"
     INVESTIGATION_PHASE_CHANGED = "investigation.phase_changed", "Investigation phase changed"
     INVESTIGATION_CLOSED = "investigation.closed", "Investigation closed"

@@ -151,7 +151,11 @@ def test_the_oos_lot_is_investigated_and_rejected_through_the_browser(
         page, "entry", {"#id_entry-text": "calculations, LAL reagent lot and CSE standard checked"}
     )
     page.check("input[name='phase-one-assignable_cause'][value='no']")
-    _fill_and_submit(page, "phase-one", {"#id_phase-one-reason": "no laboratory error found"})
+    _fill_and_submit(
+        page,
+        "phase-one",
+        {"#id_phase-one-reason": "no laboratory error found", "#id_phase-one-password": password},
+    )
     assert "Phase II" in page.locator("h1 .badge").inner_text()
 
     # QA records Phase II (other lots checked) and concludes: OOS confirmed.
@@ -164,10 +168,18 @@ def test_the_oos_lot_is_investigated_and_rejected_through_the_browser(
         page, "phase-two", {"#id_phase-two-findings": "same reagent lot; EVX-24-001 conforms"}
     )
     screenshot(page, "oos-2-investigation-phase-two")
+    page.check("input[name='conclude-conclusion'][value='confirmed_oos']")
     _sign(page, "conclude", "OOS confirmed: no laboratory cause found", password)
     assert "is concluded" in _success(page)
     assert page.locator("h1 .badge").inner_text() == "Closed"
-    assert page.locator(".log .signed", has_text="meaning: Concluded").is_visible()
+    # One signature per act: Phase I by the reviewer, the conclusion (and rejection) by QA.
+    phase_one = page.locator(".log .entry-phase_one_concluded .signed")
+    assert (
+        "Rene Viewer" in phase_one.inner_text() and "meaning: Concluded" in phase_one.inner_text()
+    )
+    concluded = page.locator(".log .entry-concluded")
+    assert "meaning: Concluded" in concluded.locator(".signed").inner_text()
+    assert "the lot is rejected by this signature" in concluded.inner_text()
     screenshot(page, "oos-3-investigation-closed")
     page.goto(lot_url)
     assert page.locator("h1 .badge").inner_text() == "Rejected"

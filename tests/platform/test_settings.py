@@ -43,6 +43,16 @@ def _start(**overrides: str) -> subprocess.CompletedProcess[str]:
         ),
         ("TRUSTED_PROXIES", "10.0.0.0/33", "TRUSTED_PROXIES: expected addresses or CIDR"),
         ("LOGIN_SLOWDOWN_AFTER", "-1", "LOGIN_SLOWDOWN_AFTER: must be at least 1"),
+        (
+            "INVESTIGATION_ATTACHMENT_MAX_BYTES",
+            "5MB",
+            "INVESTIGATION_ATTACHMENT_MAX_BYTES: expected a whole number",
+        ),
+        (
+            "INVESTIGATION_ATTACHMENT_MAX_BYTES",
+            "0",
+            "INVESTIGATION_ATTACHMENT_MAX_BYTES: must be at least 1",
+        ),
     ],
 )
 def test_malformed_variable_stops_start_up_naming_it(

@@ -159,7 +159,12 @@ def test_the_oos_workflow_over_the_api(
     concluded = _post(
         api_as(reviewer),
         f"{base}/phase-one-conclusion/",
-        {"assignable_cause": True, "reason": "wrong dilution factor in the run"},
+        {
+            "assignable_cause": True,
+            "reason": "wrong dilution factor in the run",
+            "password": password,
+            "meaning": "concluded",
+        },
     )
     assert concluded.status_code == 201, concluded.content
     same = _post(

@@ -68,12 +68,15 @@ def test_the_retest_budget_cannot_be_raised_after_the_fact(world: Any) -> None:
 
 
 @pytest.mark.requirement("FDA-OOS")
-def test_phase_one_records_its_checks_before_concluding(world: Any, reviewer: Any) -> None:
+def test_phase_one_records_its_checks_before_concluding(
+    world: Any, reviewer: Any, password: str
+) -> None:
     _, investigation = _oos_lot(world)
     with refused_with("no_laboratory_check"):
         investigation_conclude_phase_one(
             number=investigation.number,
             auth=AuthContext.of(reviewer),
+            password=password,
             assignable_cause=True,
             reason="pipette",
         )
@@ -89,6 +92,7 @@ def test_invalidation_needs_a_second_persons_signature(
     investigation_conclude_phase_one(
         number=investigation.number,
         auth=AuthContext.of(reviewer),
+        password=password,
         assignable_cause=True,
         reason="pipette out of calibration: 10-fold dilution error",
     )
@@ -132,6 +136,7 @@ def test_a_retest_by_the_same_analyst_or_beyond_the_budget_is_refused_at_release
     investigation_conclude_phase_one(
         number=investigation.number,
         auth=AuthContext.of(reviewer),
+        password=password,
         assignable_cause=True,
         reason="pipette",
     )
@@ -161,6 +166,7 @@ def test_a_retest_by_another_analyst_within_budget_lets_the_lot_be_approved(
     investigation_conclude_phase_one(
         number=investigation.number,
         auth=AuthContext.of(reviewer),
+        password=password,
         assignable_cause=True,
         reason="pipette",
     )
@@ -203,6 +209,7 @@ def test_phase_two_checks_other_lots_and_a_confirmed_oos_rejects_the_lot(
     investigation_conclude_phase_one(
         number=investigation.number,
         auth=AuthContext.of(reviewer),
+        password=password,
         assignable_cause=False,
         reason="no laboratory error found",
     )
@@ -233,8 +240,14 @@ def test_phase_two_checks_other_lots_and_a_confirmed_oos_rejects_the_lot(
     lot.refresh_from_db()
     assert investigation.phase == "closed" and investigation.conclusion == "confirmed_oos"
     assert lot.status == LotStatus.REJECTED
-    meanings = set(Signature.objects.filter(signer=qa).values_list("meaning", flat=True))
-    assert {"concluded", "rejected"} <= meanings
+    # One act, one signature: the conclusion's signature also carries the rejection.
+    conclusion = investigation.entries.get(entry_type="concluded")
+    rejection = lot.dispositions.get(decision="rejected")
+    assert rejection.signature_id == conclusion.signature_id
+    assert conclusion.data["rejection_disposition_id"] == rejection.pk
+    assert conclusion.signature.meaning == "concluded"
+    assert signature_verify(conclusion.signature).intact
+    assert not Signature.objects.filter(signer=qa, meaning="rejected").exists()
     lots_checked = investigation.entries.get(entry_type="lots_checked").data["lots"]
     assert lots_checked == [
         {
@@ -254,6 +267,7 @@ def test_the_analyst_cannot_invalidate_their_own_result(
     investigation_conclude_phase_one(
         number=investigation.number,
         auth=AuthContext.of(reviewer),
+        password=password,
         assignable_cause=True,
         reason="pipette",
     )
@@ -269,7 +283,7 @@ def test_the_analyst_cannot_invalidate_their_own_result(
 
 @pytest.mark.requirement("FDA-OOS")
 def test_a_retest_is_allowed_only_in_phase_two_and_only_once(
-    world: Any, reviewer: Any, qa: Any, analyst: Any
+    world: Any, reviewer: Any, qa: Any, analyst: Any, password: str
 ) -> None:
     _, investigation = _oos_lot(world)
     allow = {"number": investigation.number, "reason": "sample retained; retest justified"}
@@ -279,6 +293,7 @@ def test_a_retest_is_allowed_only_in_phase_two_and_only_once(
     investigation_conclude_phase_one(
         number=investigation.number,
         auth=AuthContext.of(reviewer),
+        password=password,
         assignable_cause=False,
         reason="no laboratory error found",
     )

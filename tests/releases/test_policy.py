@@ -156,3 +156,36 @@ def test_the_web_ui_shows_the_words_the_api_returns(
     statements = {offer["key"]: offer["statement"] for offer in checklist["actions"]}
     shown = re.sub(r"\s+", " ", page.replace("&#x27;", "'"))
     assert statements["approve"] in shown
+
+
+def test_every_investigation_form_and_input_asks_for_a_password_exactly_when_it_signs() -> None:
+    """One signature per act, with the policy's meaning: a signing action's form and API
+    input take the password, the others never do (21 CFR 11.200(a))."""
+    views = _command_views()
+    for spec in INVESTIGATION_ACTIONS.values():
+        action = ACTIONS[spec.key]
+        assert ("password" in spec.form_class.base_fields) == action.signs, spec.key
+        assert ("password" in views[spec.key].input_class().fields) == action.signs, spec.key
+    assert ACTIONS[ActionKey.PHASE_ONE].meaning == ACTIONS[ActionKey.CONCLUDE].meaning
+
+
+def test_conclude_applies_after_phase_two_only_once_its_findings_are_recorded() -> None:
+    from django.utils import timezone
+
+    from releases.models import Investigation
+    from releases.policy import investigation_state_problems
+
+    def codes(**fields: Any) -> list[str]:
+        investigation = Investigation(kind="oos", **fields)
+        return [code for code, _ in investigation_state_problems(ActionKey.CONCLUDE, investigation)]
+
+    assert codes(phase="phase_1") == ["wrong_phase"]
+    assert codes(phase="phase_2") == ["phase_two_not_recorded"]
+    assert codes(phase="phase_2", phase_two_recorded_at=timezone.now()) == []
+    assert codes(phase="closed") == ["closed"]
+    deviation = Investigation(kind="deviation", phase="phase_1")
+    assert investigation_state_problems(ActionKey.CONCLUDE, deviation) == []
+    assert [c for c, _ in investigation_state_problems(ActionKey.PHASE_TWO, deviation)] == [
+        "not_phased",
+        "wrong_phase",
+    ]

@@ -32,6 +32,7 @@ def _invalidated(world: Any, reviewer: Any, qa: Any, password: str) -> ResultInv
     investigation_conclude_phase_one(
         number=investigation.number,
         auth=AuthContext.of(reviewer),
+        password=password,
         assignable_cause=True,
         reason="pipette",
     )

@@ -404,7 +404,14 @@ def test_oos_phase_one_no_cause_phase_two_then_confirmed_rejects_the_lot(
     page = reviewer.get(f"/investigations/{number}/").content.decode()
     assert 'id="action-entry"' in page and 'id="action-phase-one"' in page
     assert 'id="action-conclude"' not in page  # QA's
-    early = _act_on(reviewer, number, "phase-one", assignable_cause="no", reason="none found")
+    early = _act_on(
+        reviewer,
+        number,
+        "phase-one",
+        assignable_cause="no",
+        reason="none found",
+        password=password,
+    )
     assert early.status_code == 409 and _codes(early.content.decode()) == ["no_laboratory_check"]
     assert (
         _act_on(
@@ -418,7 +425,12 @@ def test_oos_phase_one_no_cause_phase_two_then_confirmed_rejects_the_lot(
     )
     assert (
         _act_on(
-            reviewer, number, "phase-one", assignable_cause="no", reason="no laboratory error found"
+            reviewer,
+            number,
+            "phase-one",
+            assignable_cause="no",
+            reason="no laboratory error found",
+            password=password,
         ).status_code
         == 302
     )
@@ -477,6 +489,7 @@ def test_the_proposer_cannot_sign_the_invalidation_a_second_person_does(
             "phase-one",
             assignable_cause="yes",
             reason="wrong dilution factor in the LAL run",
+            password=password,
         ).status_code
         == 302
     )
