@@ -38,6 +38,9 @@ def _start(**overrides: str) -> subprocess.CompletedProcess[str]:
         ("LOG_FORMAT", "xml", "LOG_FORMAT: expected one of json, console"),
         ("TRUSTED_PROXIES", "10.0.0.0/33", "TRUSTED_PROXIES: expected addresses or CIDR"),
         ("LOGIN_SLOWDOWN_AFTER", "-1", "LOGIN_SLOWDOWN_AFTER: must be at least 1"),
+        ("MANUFACTURER_NAME", "Vesicle GmbH | Berlin", "MANUFACTURER_NAME: expected one line"),
+        ("MANUFACTURER_ADDRESS", "Street 1|\x07Berlin", "MANUFACTURER_ADDRESS: control characters"),
+        ("CERTIFICATE_OPTIONAL_LINES", "sometimes", "CERTIFICATE_OPTIONAL_LINES: expected true"),
     ],
 )
 def test_malformed_variable_stops_start_up_naming_it(

@@ -31,4 +31,8 @@ def media_root(tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch) -
     return root
 
 
-from tests.qc.pipeline.conftest import demo_with_history  # noqa: E402, F401 - shared fixture
+from tests.qc.pipeline.conftest import (  # noqa: E402, F401 - shared fixtures
+    demo_with_history,
+    demo_world,
+    evaluated_demo,
+)
