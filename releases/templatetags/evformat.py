@@ -45,7 +45,7 @@ def exponents(value: object) -> SafeString:
 
     The text is escaped first; only the digits matched are wrapped.
     """
-    text = str(conditional_escape("" if value is None else value))
+    text = str(conditional_escape("" if value is None else str(value)))
     text = _E_NOTATION.sub(lambda m: f"{m[1]}×10^{int(m[2])}", text)
     text = _POWER_OF_TEN.sub(
         lambda m: f"10<sup>{'−' if m[1] in _MINUS else ''}{int(m[2])}</sup>", text

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, cast
-from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -29,11 +28,20 @@ from qc.selectors import control_chart, trend_catalogue
 from qc.services.trends import control_baseline_sign, control_baseline_statement
 from releases.downloads import certificate_download
 from releases.history import ReleaseHistoryFilter, history_export, release_history
-from releases.models import Decision, Disposition, Investigation, Notification
+from releases.models import Decision, Investigation, Notification
 from releases.policy import ACTIONS, ActionKey, may_take, role_names
 from releases.selectors import certificate_get, lot_audit_trail, notifications_for
 from releases.services.notifications import notification_mark_read
 from releases.ui.actions import INVESTIGATION_ACTIONS, LOT_ACTIONS
+from releases.ui.lists import (
+    LOTS,
+    RELEASES,
+    VERDICT_CHOICES,
+    ListParametersRefused,
+    LotFilters,
+    list_query,
+    release_history_filters,
+)
 from releases.ui.refusals import Refusal, refusal_of
 from releases.ui.selectors import (
     Bound,
@@ -51,8 +59,10 @@ from services.accounts.context import AuthContext
 from services.accounts.models import User
 from services.errors import DomainError, NotFound
 from services.esign.services import SignatureRefused
-from services.exports import FORMATS, export_response
+from services.exports import export_response
 from services.permissions import READ_ALL_ROLES, CanReadAuditTrail, has_role
+
+LOT_LIST_ROWS = 200
 
 
 @login_required
@@ -70,20 +80,31 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def lot_list(request: HttpRequest) -> HttpResponse:
-    filters = {
-        "status": request.GET.get("status", ""),
-        "product": request.GET.get("product", ""),
-        "query": request.GET.get("q", "").strip(),
-    }
-    lots = lots_overview(**filters)[:200]
-    template = "releases/_lot_rows.html" if request.htmx else "releases/lot_list.html"  # type: ignore[attr-defined]
+    """Lots, filtered and sorted by the URL's parameters; ``?format=csv``: the rows shown."""
+    try:
+        query = list_query(request, LOTS, LotFilters)
+    except ListParametersRefused as refused:
+        return refused.response(request)
+    filters = query.cleaned
+    lots = query.ordered(
+        lots_overview(
+            status=filters.get("status", ""),
+            product=filters.get("product", ""),
+            query=filters.get("q", ""),
+            verdict=filters.get("verdict", ""),
+        )
+    )[:LOT_LIST_ROWS]
+    if query.fmt:
+        return query.export(request, lots)
+    template = "releases/_lot_list.html" if request.htmx else "releases/lot_list.html"  # type: ignore[attr-defined]
     return render(
         request,
         template,
         {
             "lots": lots,
-            "filters": filters,
+            "listing": query,
             "statuses": LotStatus.choices,
+            "verdicts": VERDICT_CHOICES,
             "products": Product.objects.order_by("code"),
         },
     )
@@ -322,27 +343,23 @@ def release_history_page(request: HttpRequest) -> HttpResponse:
     kept in the URL; ``?format=csv|jsonl|pdf`` exports every match."""
     if not has_role(request.user, *READ_ALL_ROLES):
         raise PermissionDenied("the release history is open to people holding a role")
-    names = ("product", "lot", "decision", "signer", "since", "until")
-    filters = {name: request.GET.get(name, "").strip() for name in names}
-    given = {k: v for k, v in filters.items() if v}
-    filterset = ReleaseHistoryFilter(given, queryset=release_history())
-    valid = filterset.is_valid()
-    dispositions = filterset.qs if valid else Disposition.objects.none()
-    fmt = request.GET.get("format", "")
-    if fmt in FORMATS and valid:
+    try:
+        query = list_query(request, RELEASES, release_history_filters())
+    except ListParametersRefused as refused:
+        return refused.response(request)
+    dispositions = ReleaseHistoryFilter(query.filters, queryset=release_history()).qs
+    if query.fmt:
         return export_response(
-            export=history_export(dispositions=dispositions, filters=given),
-            fmt=fmt,
+            export=history_export(dispositions=dispositions, filters=query.filters),
+            fmt=query.fmt,
             actor=AuthContext.from_request(request).actor,
         )
     return render(
         request,
         "releases/release_history.html",
         {
-            "page": Paginator(dispositions, 50).get_page(request.GET.get("page")),
-            "filters": filters,
-            "errors": filterset.errors if not valid else {},
-            "query": urlencode(given),
+            "page": Paginator(query.ordered(dispositions), 50).get_page(query.page or 1),
+            "listing": query,
             "products": Product.objects.order_by("code"),
             "decisions": Decision.choices,
         },
