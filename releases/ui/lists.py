@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from qc.evaluation.types import LotVerdict, verdict_words
 from qc.models import LotStatus
 from releases.history import ReleaseHistoryFilter
-from releases.models import Disposition
+from releases.models import Disposition, InvestigationKind, InvestigationPhase
 from services.accounts.context import AuthContext
 from services.errors import Problem
 from services.exports import Export, chunked, export_response
@@ -248,3 +248,28 @@ def release_history_filters() -> type[forms.Form]:
         queryset=Disposition.objects.none()
     ).get_form_class()
     return form
+
+
+# --- the investigations ---------------------------------------------------------------
+
+
+class InvestigationFilters(forms.Form):
+    kind = forms.ChoiceField(required=False, choices=InvestigationKind.choices)
+    phase = forms.ChoiceField(required=False, choices=InvestigationPhase.choices)
+    lot = forms.CharField(required=False, max_length=64, label="lot number")
+
+
+INVESTIGATIONS = Listing(
+    name="investigations",
+    title="Investigations",
+    default_sort="-opened",
+    columns=(
+        Column("number", "Number", ("number",), lambda i: i.number),
+        Column("kind", "Kind", ("kind",), lambda i: i.kind),
+        Column("lot", "Lot", ("lot__lot_number",), lambda i: i.lot.lot_number),
+        Column("line", "Line", ("line_name",), lambda i: i.line_name),
+        Column("phase", "Phase", ("phase",), lambda i: i.phase),
+        Column("opened", "Opened (UTC)", ("opened_at",), lambda i: i.opened_at.isoformat()),
+        Column("summary", "Summary", (), lambda i: i.summary),
+    ),
+)

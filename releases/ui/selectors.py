@@ -100,6 +100,19 @@ def lots_overview(
     return lots
 
 
+def investigations_overview(
+    *, kind: str = "", phase: str = "", lot: str = ""
+) -> QuerySet[Investigation]:
+    investigations = Investigation.objects.select_related("lot")
+    if kind:
+        investigations = investigations.filter(kind=kind)
+    if phase:
+        investigations = investigations.filter(phase=phase)
+    if lot:
+        investigations = investigations.filter(lot__lot_number__icontains=lot)
+    return investigations
+
+
 def status_counts() -> dict[str, int]:
     counts = dict(Lot.objects.values_list("status").annotate(n=Count("pk")).order_by())
     return {value: counts.get(value, 0) for value in LotStatus.values}

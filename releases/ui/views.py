@@ -28,15 +28,23 @@ from qc.selectors import control_chart, trend_catalogue
 from qc.services.trends import control_baseline_sign, control_baseline_statement
 from releases.downloads import certificate_download
 from releases.history import ReleaseHistoryFilter, history_export, release_history
-from releases.models import Decision, Investigation, Notification
+from releases.models import (
+    Decision,
+    Investigation,
+    InvestigationKind,
+    InvestigationPhase,
+    Notification,
+)
 from releases.policy import ACTIONS, ActionKey, may_take, role_names
 from releases.selectors import certificate_get, lot_audit_trail, notifications_for
 from releases.services.notifications import notification_mark_read
 from releases.ui.actions import INVESTIGATION_ACTIONS, LOT_ACTIONS
 from releases.ui.lists import (
+    INVESTIGATIONS,
     LOTS,
     RELEASES,
     VERDICT_CHOICES,
+    InvestigationFilters,
     ListParametersRefused,
     LotFilters,
     list_query,
@@ -47,6 +55,7 @@ from releases.ui.selectors import (
     Bound,
     attention_for,
     investigation_page,
+    investigations_overview,
     lockout_warning,
     lot_page,
     lot_record,
@@ -62,7 +71,7 @@ from services.esign.services import SignatureRefused
 from services.exports import export_response
 from services.permissions import READ_ALL_ROLES, CanReadAuditTrail, has_role
 
-LOT_LIST_ROWS = 200
+LIST_ROWS = 200
 
 
 @login_required
@@ -93,7 +102,7 @@ def lot_list(request: HttpRequest) -> HttpResponse:
             query=filters.get("q", ""),
             verdict=filters.get("verdict", ""),
         )
-    )[:LOT_LIST_ROWS]
+    )[:LIST_ROWS]
     if query.fmt:
         return query.export(request, lots)
     template = "releases/_lot_list.html" if request.htmx else "releases/lot_list.html"  # type: ignore[attr-defined]
@@ -112,8 +121,24 @@ def lot_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def investigation_list(request: HttpRequest) -> HttpResponse:
-    investigations = Investigation.objects.select_related("lot").order_by("-opened_at")[:200]
-    return render(request, "releases/investigation_list.html", {"investigations": investigations})
+    """Investigations, filtered and sorted by the URL's parameters; ``?format=csv``."""
+    try:
+        query = list_query(request, INVESTIGATIONS, InvestigationFilters)
+    except ListParametersRefused as refused:
+        return refused.response(request)
+    investigations = query.ordered(investigations_overview(**query.cleaned))[:LIST_ROWS]
+    if query.fmt:
+        return query.export(request, investigations)
+    return render(
+        request,
+        "releases/investigation_list.html",
+        {
+            "investigations": investigations,
+            "listing": query,
+            "kinds": InvestigationKind.choices,
+            "phases": InvestigationPhase.choices,
+        },
+    )
 
 
 # --- the release workflow: lot actions, record, history, certificates -----------------

@@ -71,6 +71,18 @@ def test_a_bad_list_parameter_is_the_400_page(evaluated_demo: None) -> None:
     assert client.get("/lots/?unknown=1").status_code == 200  # names it does not use: ignored
 
 
+def test_the_investigation_list_sorts_filters_and_exports(evaluated_demo: None) -> None:
+    client = client_for("qa")
+    page = client.get("/investigations/?kind=oos&sort=lot").content.decode()
+    assert 'aria-sort="ascending"' in page and "kind=oos&amp;sort=lot&amp;format=csv" in page
+    header, *rows = _csv_rows(client.get("/investigations/?kind=oos&sort=lot&format=csv"))
+    assert header[:3] == ["number", "kind", "lot"]
+    assert rows and {row[1] for row in rows} == {"oos"}
+    assert [row[2] for row in rows] == sorted(row[2] for row in rows)
+    for query in ("phase=lost", "sort=summary", "format=pdf"):
+        assert client.get(f"/investigations/?{query}").status_code == 400, query
+
+
 def test_the_release_history_sorts_and_refuses_bad_filters(evaluated_demo: None) -> None:
     client = client_for("auditor")
     page = client.get("/releases/?sort=lot").content.decode()
