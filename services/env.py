@@ -88,6 +88,29 @@ def string_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def text_lines(name: str, default: tuple[str, ...], *, max_length: int = 200) -> tuple[str, ...]:
+    """Printed lines (an address): one per line of the value, or separated by ``|`` when
+    the value must fit on one line; blank lines dropped, no other control characters."""
+    value = raw(name)
+    if value is None or value.strip() == "":
+        return default
+    lines = tuple(part.strip() for part in value.replace("|", "\n").splitlines() if part.strip())
+    for line in lines:
+        if any(ord(char) < 32 or ord(char) == 127 for char in line):
+            raise ConfigError(name, "control characters are not allowed")
+        if len(line) > max_length:
+            raise ConfigError(name, f"a line is longer than {max_length} characters")
+    return lines
+
+
+def text_line(name: str, default: str, *, max_length: int = 200) -> str:
+    """One printed line (a name): ``text_lines`` with exactly one line."""
+    lines = text_lines(name, (default,), max_length=max_length)
+    if len(lines) != 1:
+        raise ConfigError(name, "expected one line")
+    return lines[0]
+
+
 def choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = string(name, default).strip().lower()
     if value not in choices:

@@ -291,6 +291,13 @@ except ValueError as _exc:
 # A set-password link works once, for PASSWORD_LINK_HOURS; SITE_URL is where it points.
 PASSWORD_RESET_TIMEOUT = 3600 * env.integer("PASSWORD_LINK_HOURS", 24, minimum=1)
 SITE_URL = env.string("SITE_URL", "http://127.0.0.1:8000")
+# The certificate of analysis shows the name and address of the manufacturer (ICH Q7
+# §11.43).  Without MANUFACTURER_NAME a certificate says it is not configured.
+MANUFACTURER_NAME = env.text_line("MANUFACTURER_NAME", "Manufacturer not configured")
+MANUFACTURER_ADDRESS = env.text_lines("MANUFACTURER_ADDRESS", ())
+# Lines the specification does not require (information only) are left off the
+# certificate unless this is true.
+CERTIFICATE_OPTIONAL_LINES = env.boolean("CERTIFICATE_OPTIONAL_LINES", default=False)
 SESSION_COOKIE_AGE = env.integer("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 

@@ -2,9 +2,11 @@
 
 On a releasing decision (release, conditional release, finalisation) the
 disposition service enqueues ``releases.tasks.certificate_generate`` on commit.
-The certificate shows product, lot, specification version, each line's
-criterion, result and verdict, and the signature manifest (printed names, UTC
-times, meanings: 21 CFR 11.50).  The SHA-256 of both files is stored with the
+The certificate shows the manufacturer's name and address (settings), product,
+lot, specification version, each required line's criterion, result and verdict
+(the lines the specification does not require only with
+``CERTIFICATE_OPTIONAL_LINES``), and the signature manifest (printed names, roles,
+UTC times, meanings: 21 CFR 11.50; ICH Q7 §11.43).  The SHA-256 of both files is stored with the
 certificate and written to the audit trail.  An issued certificate is never
 regenerated in place: a correction, or the final certificate of a conditional
 release, is a new version pointing at the one it supersedes.
@@ -19,16 +21,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from qc.evaluation.bioassay.words import figures, short
 from qc.evaluation.describe import describe_criterion
 from qc.evaluation.types import verdict_words
 from qc.models import Lot, SpecificationLine
-from qc.selectors import evaluation_lines
+from qc.selectors import EvaluationLine, evaluation_lines
 from releases.lifecycle import lot_expired
 from releases.models import (
     RELEASING_DECISIONS,
@@ -43,6 +47,7 @@ from releases.policy import ActionKey
 from releases.services.commands import Act, lot_command, require_meaningful_reason
 from releases.services.errors import Problem, Refused
 from services.accounts.context import AuthContext
+from services.accounts.models import Role
 from services.audit.actions import AuditAction
 from services.audit.services import Actor, audit_record
 from services.celery import app as celery_app
@@ -78,11 +83,60 @@ def criterion_text(
     return describe_criterion(criterion_type, params, unit, alert_params)
 
 
+def _role_text(role: str) -> str:
+    try:
+        return str(Role(role).label)
+    except ValueError:  # a role retired since the signing: its stored name
+        return role
+
+
+# Criteria whose shown values are one per named part: a marker panel shows each
+# marker's reading under the marker's name ("CD9: detected").
+_NAMED_VALUES = frozenset({"marker_panel"})
+
+
+def result_values(line: EvaluationLine) -> list[dict[str, str]]:
+    """What the line's result shows, each value with its label where the label names it."""
+    named = line.criterion_type in _NAMED_VALUES
+    return [
+        {"label": value.label if named else "", "text": value.text}
+        for value in line.shown_values
+        if value.text
+    ]
+
+
+def potency_confidence_limits(line: EvaluationLine) -> str:
+    """The confidence limits the evaluation computed for a relative potency (Ph. Eur. 5.3
+    reports them with the estimate): the combined assays' if combined, else each judged
+    estimate's; "" when the line has none (a posted potency, an unbounded interval)."""
+    report = line.extra.get("potency") or {}
+    combination = report.get("combination")
+    if combination:
+        intervals = [combination]
+    else:
+        used = set(line.used_result_ids)
+        intervals = [
+            estimate
+            for assay in report.get("assays") or ()
+            if assay.get("valid") and assay.get("result_id") in used
+            for estimate in assay.get("estimates") or ()
+            if estimate.get("judged", True)
+        ]
+    texts = [
+        f"{short(100 * interval['confidence'], 4)} % confidence limits "
+        f"{figures(interval['lower_percent'])}–{figures(interval['upper_percent'])} %"
+        for interval in intervals
+        if interval.get("lower_percent") is not None and interval.get("upper_percent") is not None
+    ]
+    return "; ".join(dict.fromkeys(texts))
+
+
 def _manifest_entry(signature: Signature) -> dict[str, Any]:
     return {
         "signature_id": signature.pk,
         "printed_name": signature.printed_name,
         "role": signature.signer_role,
+        "role_text": _role_text(signature.signer_role),
         "meaning": signature.meaning,
         "meaning_text": signature.get_meaning_display(),
         "signed_at": signature.signed_at.astimezone(UTC).isoformat(),
@@ -157,10 +211,13 @@ def certificate_content(
     }
     lines = []
     for line in evaluation_lines(evaluation=evaluation) if evaluation is not None else ():
+        if not line.required and not settings.CERTIFICATE_OPTIONAL_LINES:
+            continue
         spec_line = spec_lines.get(line.line_id)
         params = spec_line.params if spec_line else {}
         unit = spec_line.test.canonical_unit if spec_line else ""
-        shown = [value.text for value in line.shown_values if value.text]
+        values = result_values(line)
+        shown = [f"{v['label']}: {v['text']}" if v["label"] else v["text"] for v in values]
         lines.append(
             {
                 "line": line.line_id,
@@ -177,6 +234,8 @@ def certificate_content(
                 "required": line.required,
                 "result": "; ".join(shown)
                 or ("pending" if line.test_code in disposition.pending_tests else "—"),
+                "values": values,
+                "confidence_limits": potency_confidence_limits(line),
                 "verdict": line.verdict.value,
                 "verdict_text": verdict_words(line.verdict),
                 "reason": line.reason,
@@ -189,6 +248,10 @@ def certificate_content(
         "correction_reason": correction_reason,
         "issued_at": issued_at.astimezone(UTC).isoformat(),
         "issued_at_text": utc_text(issued_at),
+        "manufacturer": {
+            "name": settings.MANUFACTURER_NAME,
+            "address": list(settings.MANUFACTURER_ADDRESS),
+        },
         "product": {"code": product.code, "name": product.name},
         "lot": {
             "lot_number": lot.lot_number,
@@ -214,6 +277,7 @@ def certificate_content(
             "evaluated_at": evaluation.evaluated_at.astimezone(UTC).isoformat(),
         },
         "lines": lines,
+        "optional_lines_shown": settings.CERTIFICATE_OPTIONAL_LINES,
         "disposition": {
             "id": disposition.pk,
             "decision": disposition.decision,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
 from django import template
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 from qc.evaluation.types import verdict_words
@@ -30,6 +32,26 @@ def readable(value: Decimal | None) -> str | SafeString:
     if isinstance(exponent, int) and exponent > 0:
         number = number.quantize(Decimal(1))
     return f"{number:f}"
+
+
+# "1.6e11", "2.05E+11" (a number alone, not part of a word or a digest) and "×10^11".
+_E_NOTATION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+\-]?\d+)(?![\w.])")
+_POWER_OF_TEN = re.compile(r"(?<![\w.])10\^([+\-−]?)(\d+)(?![\w.])")
+_MINUS = ("-", "−")
+
+
+@register.filter
+def exponents(value: object) -> SafeString:
+    """Powers of ten as superscripts: "1.6×10^11" and "1.6e11" -> 1.6×10<sup>11</sup>.
+
+    The text is escaped first; only the digits matched are wrapped.
+    """
+    text = str(conditional_escape("" if value is None else str(value)))
+    text = _E_NOTATION.sub(lambda m: f"{m[1]}×10^{int(m[2])}", text)
+    text = _POWER_OF_TEN.sub(
+        lambda m: f"10<sup>{'−' if m[1] in _MINUS else ''}{int(m[2])}</sup>", text
+    )
+    return mark_safe(text)  # noqa: S308 - escaped above; only <sup> around digits added
 
 
 @register.filter

@@ -75,7 +75,11 @@ EXCEPTION_ORDER = {
 }
 
 
-def lots_overview(*, status: str = "", product: str = "", query: str = "") -> QuerySet[Lot]:
+def lots_overview(
+    *, status: str = "", product: str = "", query: str = "", verdict: str = ""
+) -> QuerySet[Lot]:
+    """Lots with their current verdict and open investigations; ``verdict`` "none": lots
+    not evaluated yet."""
     lots = (
         lots_with_current_verdict(lots=Lot.objects.select_related("product", "specification"))
         .annotate(
@@ -93,7 +97,23 @@ def lots_overview(*, status: str = "", product: str = "", query: str = "") -> Qu
         lots = lots.filter(product__code=product)
     if query:
         lots = lots.filter(lot_number__icontains=query)
+    if verdict:
+        # current_verdict: the annotation of lots_with_current_verdict (unknown to django-stubs)
+        lots = lots.filter(current_verdict=None if verdict == "none" else verdict)  # type: ignore[misc]
     return lots
+
+
+def investigations_overview(
+    *, kind: str = "", phase: str = "", lot: str = ""
+) -> QuerySet[Investigation]:
+    investigations = Investigation.objects.select_related("lot")
+    if kind:
+        investigations = investigations.filter(kind=kind)
+    if phase:
+        investigations = investigations.filter(phase=phase)
+    if lot:
+        investigations = investigations.filter(lot__lot_number__icontains=lot)
+    return investigations
 
 
 def status_counts() -> dict[str, int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, cast
-from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -30,7 +29,13 @@ from qc.selectors import control_chart, trend_catalogue
 from qc.services.trends import control_baseline_sign, control_baseline_statement
 from releases.downloads import attachment_download, certificate_download
 from releases.history import ReleaseHistoryFilter, history_export, release_history
-from releases.models import Decision, Disposition, Investigation, Notification
+from releases.models import (
+    Decision,
+    Investigation,
+    InvestigationKind,
+    InvestigationPhase,
+    Notification,
+)
 from releases.policy import ACTIONS, ActionKey, may_take, role_names
 from releases.selectors import (
     attachment_get,
@@ -41,6 +46,17 @@ from releases.selectors import (
 from releases.services.notifications import notification_mark_read
 from releases.services.notifications import notification_open as notification_open_service
 from releases.ui.actions import INVESTIGATION_ACTIONS, LOT_ACTIONS
+from releases.ui.lists import (
+    INVESTIGATIONS,
+    LOTS,
+    RELEASES,
+    VERDICT_CHOICES,
+    InvestigationFilters,
+    ListParametersRefused,
+    LotFilters,
+    list_query,
+    release_history_filters,
+)
 from releases.ui.pictures import PICTURE_FRAME
 from releases.ui.reference_materials import expiring_materials
 from releases.ui.refusals import Refusal, refusal_of
@@ -48,6 +64,7 @@ from releases.ui.selectors import (
     Bound,
     attention_for,
     investigation_page,
+    investigations_overview,
     lockout_warning,
     lot_page,
     lot_record,
@@ -61,8 +78,10 @@ from services.accounts.context import AuthContext
 from services.accounts.models import User
 from services.errors import DomainError, NotFound
 from services.esign.services import SignatureRefused
-from services.exports import FORMATS, export_response
+from services.exports import export_response
 from services.permissions import READ_ALL_ROLES, CanReadAuditTrail, has_role
+
+LIST_ROWS = 200
 
 
 @login_required
@@ -83,20 +102,31 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def lot_list(request: HttpRequest) -> HttpResponse:
-    filters = {
-        "status": request.GET.get("status", ""),
-        "product": request.GET.get("product", ""),
-        "query": request.GET.get("q", "").strip(),
-    }
-    lots = lots_overview(**filters)[:200]
-    template = "releases/_lot_rows.html" if request.htmx else "releases/lot_list.html"  # type: ignore[attr-defined]
+    """Lots, filtered and sorted by the URL's parameters; ``?format=csv``: the rows shown."""
+    try:
+        query = list_query(request, LOTS, LotFilters)
+    except ListParametersRefused as refused:
+        return refused.response(request)
+    filters = query.cleaned
+    lots = query.ordered(
+        lots_overview(
+            status=filters.get("status", ""),
+            product=filters.get("product", ""),
+            query=filters.get("q", ""),
+            verdict=filters.get("verdict", ""),
+        )
+    )[:LIST_ROWS]
+    if query.fmt:
+        return query.export(request, lots)
+    template = "releases/_lot_list.html" if request.htmx else "releases/lot_list.html"  # type: ignore[attr-defined]
     return render(
         request,
         template,
         {
             "lots": lots,
-            "filters": filters,
+            "listing": query,
             "statuses": LotStatus.choices,
+            "verdicts": VERDICT_CHOICES,
             "products": Product.objects.order_by("code"),
         },
     )
@@ -104,8 +134,24 @@ def lot_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def investigation_list(request: HttpRequest) -> HttpResponse:
-    investigations = Investigation.objects.select_related("lot").order_by("-opened_at")[:200]
-    return render(request, "releases/investigation_list.html", {"investigations": investigations})
+    """Investigations, filtered and sorted by the URL's parameters; ``?format=csv``."""
+    try:
+        query = list_query(request, INVESTIGATIONS, InvestigationFilters)
+    except ListParametersRefused as refused:
+        return refused.response(request)
+    investigations = query.ordered(investigations_overview(**query.cleaned))[:LIST_ROWS]
+    if query.fmt:
+        return query.export(request, investigations)
+    return render(
+        request,
+        "releases/investigation_list.html",
+        {
+            "investigations": investigations,
+            "listing": query,
+            "kinds": InvestigationKind.choices,
+            "phases": InvestigationPhase.choices,
+        },
+    )
 
 
 # --- the release workflow: lot actions, record, history, certificates -----------------
@@ -358,27 +404,23 @@ def release_history_page(request: HttpRequest) -> HttpResponse:
     kept in the URL; ``?format=csv|jsonl|pdf`` exports every match."""
     if not has_role(request.user, *READ_ALL_ROLES):
         raise PermissionDenied("the release history is open to people holding a role")
-    names = ("product", "lot", "decision", "signer", "since", "until")
-    filters = {name: request.GET.get(name, "").strip() for name in names}
-    given = {k: v for k, v in filters.items() if v}
-    filterset = ReleaseHistoryFilter(given, queryset=release_history())
-    valid = filterset.is_valid()
-    dispositions = filterset.qs if valid else Disposition.objects.none()
-    fmt = request.GET.get("format", "")
-    if fmt in FORMATS and valid:
+    try:
+        query = list_query(request, RELEASES, release_history_filters())
+    except ListParametersRefused as refused:
+        return refused.response(request)
+    dispositions = ReleaseHistoryFilter(query.filters, queryset=release_history()).qs
+    if query.fmt:
         return export_response(
-            export=history_export(dispositions=dispositions, filters=given),
-            fmt=fmt,
+            export=history_export(dispositions=dispositions, filters=query.filters),
+            fmt=query.fmt,
             actor=AuthContext.from_request(request).actor,
         )
     return render(
         request,
         "releases/release_history.html",
         {
-            "page": Paginator(dispositions, 50).get_page(request.GET.get("page")),
-            "filters": filters,
-            "errors": filterset.errors if not valid else {},
-            "query": urlencode(given),
+            "page": Paginator(query.ordered(dispositions), 50).get_page(query.page or 1),
+            "listing": query,
             "products": Product.objects.order_by("code"),
             "decisions": Decision.choices,
         },

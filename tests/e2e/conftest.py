@@ -9,18 +9,27 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.qc.pipeline.conftest import demo_with_history, demo_world, evaluated_demo  # noqa: F401
+from tests.pages import PAGES, Page, by_persona, page_path
+from tests.qc.pipeline.conftest import (  # noqa: F401 - shared fixtures
+    demo_with_history,
+    demo_world,
+    evaluated_demo,
+    evaluated_demo_with_history,
+)
 from tests.releases.conftest import released_demo  # noqa: F401
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOTS = Path(__file__).resolve().parent / "artifacts"  # git-ignored (its README says)
+E2E = Path(__file__).resolve().parent
+AXE = E2E / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = E2E / "artifacts"  # git-ignored (its README says)
 
 
 @pytest.fixture(scope="session")
@@ -91,3 +100,58 @@ def sign_in(page: Any, base_url: str, username: str, password: str) -> None:
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}/")
+
+
+def _required(what: str) -> None:
+    if os.environ.get("EVRELEASE_REQUIRE_BROWSER") in {"1", "true"}:
+        pytest.fail(f"{what} is required (EVRELEASE_REQUIRE_BROWSER) but missing")
+    pytest.skip(f"{what} is missing on this machine")
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core as pinned in tests/e2e/package-lock.json, installed by ``npm ci`` once."""
+    if not AXE.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            _required("npm (to install axe-core)")
+        assert npm is not None
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=E2E,
+            check=True,
+            timeout=300,
+        )
+    return AXE.read_text(encoding="utf-8")
+
+
+def walk_pages(
+    browser: Any,
+    base_url: str,
+    password: str,
+    visit: Callable[[Any, Page, str], None],
+    *,
+    pages: tuple[Page, ...] = PAGES,
+    prepare: Callable[[Any], None] | None = None,
+    **context_options: Any,
+) -> None:
+    """Open every page as its persona (one browser context and one sign-in per persona),
+    waiting until the network is idle, then ``visit(page, entry, path)``; ``prepare``
+    sees each new browser page first (to listen to its console, say)."""
+    for persona, entries in by_persona(pages).items():
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, **context_options)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        if prepare is not None:
+            prepare(page)
+        try:
+            if persona:
+                sign_in(page, base_url, persona, password)
+            for entry in entries:
+                path = page_path(entry)
+                response = page.goto(f"{base_url}{path}")
+                assert response is not None and response.status == entry.status, (entry, path)
+                page.wait_for_load_state("networkidle")
+                visit(page, entry, path)
+        finally:
+            context.close()

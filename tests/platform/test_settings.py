@@ -53,6 +53,9 @@ def _start(**overrides: str) -> subprocess.CompletedProcess[str]:
             "0",
             "INVESTIGATION_ATTACHMENT_MAX_BYTES: must be at least 1",
         ),
+        ("MANUFACTURER_NAME", "Vesicle GmbH | Berlin", "MANUFACTURER_NAME: expected one line"),
+        ("MANUFACTURER_ADDRESS", "Street 1|\x07Berlin", "MANUFACTURER_ADDRESS: control characters"),
+        ("CERTIFICATE_OPTIONAL_LINES", "sometimes", "CERTIFICATE_OPTIONAL_LINES: expected true"),
     ],
 )
 def test_malformed_variable_stops_start_up_naming_it(

@@ -45,4 +45,8 @@ def released_demo(demo_world: None, password: str) -> None:  # noqa: F811 - the 
     assert "EVX-24-000 released" in out.getvalue(), out.getvalue()
 
 
-from tests.qc.pipeline.conftest import demo_with_history, demo_world  # noqa: E402, F401
+from tests.qc.pipeline.conftest import (  # noqa: E402, F401 - shared fixtures
+    demo_with_history,
+    demo_world,
+    evaluated_demo,
+)

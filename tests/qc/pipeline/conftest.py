@@ -37,14 +37,24 @@ def demo_with_history(transactional_db: None, password: str) -> None:
     _demo_world(password, history=True)
 
 
-@pytest.fixture
-def evaluated_demo(demo_world: None) -> None:
-    """The demo lots, each evaluated once (as the worker would have done)."""
+def _evaluate_every_lot() -> None:
     from qc.models import Lot
     from qc.services.evaluation import lot_evaluate
 
     for lot in Lot.objects.all():
         lot_evaluate(lot_id=lot.pk)
+
+
+@pytest.fixture
+def evaluated_demo(demo_world: None) -> None:
+    """The demo lots, each evaluated once (as the worker would have done)."""
+    _evaluate_every_lot()
+
+
+@pytest.fixture
+def evaluated_demo_with_history(demo_with_history: None) -> None:
+    """The whole demo with its history lots, every lot evaluated once."""
+    _evaluate_every_lot()
 
 
 def conforming_results(run_prefix: str) -> list[dict[str, Any]]:
