@@ -8,6 +8,7 @@ documented for its status code.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +25,43 @@ from services.wsgi import application
 schema = schemathesis.openapi.from_path(Path(__file__).resolve().parents[2] / "openapi.yaml")
 schema.app = application
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+
+@pytest.fixture(scope="module")
+def fuzz_world(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """The demo, seeded once for the whole module and committed (the requests run
+    through the WSGI app, outside any test transaction, as in production); flushed
+    at the end. Seeding and flushing per operation cost ~5 s each, twice over
+    ~70 operations: most of the suite's time."""
+    from django.core.management import call_command
+
+    from tests.factories import PASSWORD
+    from tests.qc.pipeline.conftest import _demo_world
+
+    with django_db_blocker.unblock():
+        _demo_world(PASSWORD)
+        yield
+        call_command("flush", interactive=False, verbosity=0)
 
 
 @pytest.fixture
-def headers(demo_world: None) -> dict[str, str]:
+def db_access(fuzz_world: None, django_db_blocker: Any) -> Iterator[None]:
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture(scope="module")
+def machine_client_headers(fuzz_world: None, django_db_blocker: Any) -> dict[str, str]:
     from services.accounts.services import api_client_create
     from services.audit.services import Actor
 
-    _, key = api_client_create(name="FUZZ", actor=Actor.system("tests"))
+    with django_db_blocker.unblock():
+        _, key = api_client_create(name="FUZZ", actor=Actor.system("tests"))
     return {"Authorization": f"Api-Key {key}"}
+
+
+@pytest.fixture
+def headers(db_access: None, machine_client_headers: dict[str, str]) -> dict[str, str]:
+    return machine_client_headers
 
 
 @schema.parametrize()
@@ -48,7 +76,7 @@ def test_api_answers_every_generated_request_as_documented(
 
 
 @pytest.fixture
-def qa_headers(demo_world: None) -> dict[str, str]:
+def qa_headers(db_access: None) -> dict[str, str]:
     """A signed-in QA officer's browser session (the demo's ``qa``): cookie and CSRF token."""
     from django.conf import settings as django_settings
     from django.middleware.csrf import _get_new_csrf_string

@@ -4,16 +4,13 @@ title, a description and its data table; the lot's assay runs are listed."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import SCREENSHOTS, screenshot, sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 def test_qa_sees_the_nta_histogram_and_the_potency_curve(
@@ -39,8 +36,6 @@ def test_qa_sees_the_nta_histogram_and_the_potency_curve(
     table.locator("summary").click()
     assert table.locator("tbody tr").count() == 46  # the data-table fallback
     assert page.locator("#runs tbody tr").count() == 4
-    path = screenshot(page, "lot-page-with-pictures")
-    ARTIFACTS.mkdir(exist_ok=True)
-    shutil.copy(path, ARTIFACTS / path.name)
+    screenshot(page, "lot-page-with-pictures")
     table.locator("summary").click()  # closed again: the pictures side by side with text
-    page.locator("#pictures").screenshot(path=str(ARTIFACTS / "lot-pictures.png"))
+    page.locator("#pictures").screenshot(path=str(SCREENSHOTS / "lot-pictures.png"))

@@ -11,7 +11,6 @@ import pytest
 from qc.demo import EXPIRING_MATERIAL, EXPIRING_MATERIAL_DAYS
 from tests.e2e.conftest import screenshot, sign_in
 from tests.e2e.test_content_security_policy import _watch
-from tests.e2e.test_trends import _keep
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -26,7 +25,7 @@ def test_qa_compares_v1_with_the_draft_previews_its_impact_and_sees_a_material_e
     warning = page.locator("#expiring-materials")
     row = warning.locator(f'tr[data-material="{code}/{lot}"]')
     assert f"expires in {EXPIRING_MATERIAL_DAYS} days" in row.inner_text()
-    _keep(screenshot(page, "dashboard-reference-material-expiring"))
+    screenshot(page, "dashboard-reference-material-expiring")
     row.locator("a").click()
     assert page.locator("h1", has_text=f"{code} lot {lot}").is_visible()
     assert page.locator("#ranges tr[data-test='NTA-MODE']").is_visible()
@@ -42,12 +41,12 @@ def test_qa_compares_v1_with_the_draft_previews_its_impact_and_sees_a_material_e
     assert "≤ 0.50 EU/mL" in endotoxin.inner_text() and "≤ 0.10 EU/mL" in endotoxin.inner_text()
     assert endotoxin.locator("td.changed").count() >= 1  # the change is highlighted
     assert page.locator("#differences tr[data-difference='same']").count() >= 5
-    _keep(screenshot(page, "specification-compare-v1-v2"))
+    screenshot(page, "specification-compare-v1-v2")
 
     page.click("text=Preview the impact of v2 on lots")
     impact = page.locator("#impact tr[data-lot='EVX-24-001']")
     assert "Does not conform" in impact.inner_text() or "does not conform" in impact.inner_text()
-    _keep(screenshot(page, "specification-impact-v2"))
+    screenshot(page, "specification-impact-v2")
 
     # The draft's page: each line in words, its edit forms folded, the signed approval.
     page.goto(f"{live_server.url}/specifications/EVX-MSC-01/v2/")
@@ -56,5 +55,5 @@ def test_qa_compares_v1_with_the_draft_previews_its_impact_and_sees_a_material_e
     opened = page.locator("#lines details[open]")
     assert opened.get_by_label("Upper limit", exact=True).input_value() == "0.10"
     assert page.locator("#approve .statement").is_visible()
-    _keep(screenshot(page, "specification-v2-draft"))
+    screenshot(page, "specification-v2-draft")
     assert not violations, violations

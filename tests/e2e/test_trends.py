@@ -4,8 +4,6 @@ data, and the out-of-trend notice on the lot's review by exception."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,12 +12,6 @@ from qc.demo_history import OUT_OF_TREND_LOT
 from tests.e2e.conftest import screenshot, sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-
-
-def _keep(path: Path) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    shutil.copy(path, ARTIFACTS / path.name)
 
 
 def test_qa_opens_the_control_chart_with_fixed_limits_and_a_rule_violation(
@@ -41,9 +33,9 @@ def test_qa_opens_the_control_chart_with_fixed_limits_and_a_rule_violation(
     violations = page.locator("#violations tr[data-rule='1']")
     assert OUT_OF_TREND_LOT in violations.first.inner_text()
     assert page.locator("#data tbody tr").count() >= 23  # the data-table fallback
-    _keep(screenshot(page, "trend-nta-conc"))
+    screenshot(page, "trend-nta-conc")
 
     violations.first.locator("a").click()
     notices = page.locator("#out-of-trend")
     assert "Nelson rule 1" in notices.inner_text()
-    _keep(screenshot(page, "lot-out-of-trend"))
+    screenshot(page, "lot-out-of-trend")
