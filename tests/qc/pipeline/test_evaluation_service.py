@@ -118,7 +118,7 @@ def test_a_run_is_judged_by_the_range_certified_when_it_ran(
     control = RunControl.objects.get(run__external_run_id="EVX-24-001-NTA")
     assert (control.acceptance_low, control.acceptance_high) == (90, 110)
     limit = ReferenceMaterialLimit.objects.get(
-        reference_material__code="NIST-PS100", test__code="NTA-MODE"
+        reference_material=control.reference_material, test__code="NTA-MODE"
     )
     limit.acceptance_low = 105  # the bead control measured 101 nm
     master_data_save(
