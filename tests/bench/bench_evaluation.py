@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import statistics
 import subprocess
 import sys
@@ -42,12 +41,11 @@ import time
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(BASE_DIR))
 
-from tests.bench.common import create_database, log  # noqa: E402
+from tests.bench.common import django_on_fresh_database, log  # noqa: E402
 
 PYTHON = sys.executable
 PASSWORD = "bench-password-1"
@@ -332,33 +330,12 @@ def main() -> int:
     parser.add_argument("--redis-db", type=int, default=12)
     args = parser.parse_args()
 
-    server_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/evrelease")
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    name = (urlsplit(server_url).path.lstrip("/") or "evrelease") + "_evalbench"
-    parts = urlsplit(redis_url)
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=create_database(server_url, name),
-        DEBUG="false",
-        SECURE_SSL_REDIRECT="false",
-        LOG_LEVEL="warning",
-        DJANGO_SETTINGS_MODULE="services.settings",
-        REDIS_URL=urlunsplit((parts.scheme, parts.netloc, f"/{args.redis_db}", "", "")),
-    )
-    env.pop("CELERY_KEY_PREFIX", None)
-    log(f"database {name} created; migrating")
-    subprocess.run(
-        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=BASE_DIR, env=env, check=True
-    )
-    os.environ.update(env)
-    import django
-
-    django.setup()
+    bench = django_on_fresh_database("_evalbench", redis_db=args.redis_db)
     from services.celery import app
 
     client = seed_world()
     app.control.purge()
-    worker = start_worker(env)
+    worker = start_worker(bench.env)
     try:
         worker_name = wait_worker()
         log(f"worker {worker_name} up; broker round trips")

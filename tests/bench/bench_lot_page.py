@@ -25,19 +25,16 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(BASE_DIR))
 
-from tests.bench.common import create_database, log, with_database  # noqa: E402
+from tests.bench.common import django_on_fresh_database, log, with_database  # noqa: E402
 
 PYTHON = sys.executable
 PASSWORD = "bench-password-1"
@@ -75,30 +72,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
 
-    server_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/evrelease")
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    name = (urlsplit(server_url).path.lstrip("/") or "evrelease") + "_lotpagebench"
-    parts = urlsplit(redis_url)
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=create_database(server_url, name),
-        DEBUG="false",
-        SECURE_SSL_REDIRECT="false",
-        # as ``make run``: DEBUG off, static files from the source tree (no collectstatic)
-        ALLOW_INSECURE_LOCAL="true",
-        LOG_LEVEL="warning",
-        DJANGO_SETTINGS_MODULE="services.settings",
-        REDIS_URL=urlunsplit((parts.scheme, parts.netloc, f"/{args.redis_db}", "", "")),
+    # as ``make run``: DEBUG off, static files from the source tree (no collectstatic)
+    bench = django_on_fresh_database(
+        "_lotpagebench", redis_db=args.redis_db, ALLOW_INSECURE_LOCAL="true"
     )
-    env.pop("CELERY_KEY_PREFIX", None)
-    log(f"database {name} (dropped and created), migrating")
-    subprocess.run(
-        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=BASE_DIR, env=env, check=True
-    )
-    os.environ.update(env)
-    import django
-
-    django.setup()
     from django.test import Client
 
     from services.accounts.models import User
@@ -137,8 +114,8 @@ def main() -> int:
         connection.close()
         import psycopg
 
-        with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with psycopg.connect(with_database(bench.server_url, "postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{bench.name}" WITH (FORCE)')
     log("PASS" if ok else "BELOW TARGET")
     return 0 if ok else 1
 
